@@ -1,0 +1,14 @@
+// Build-wide configuration macros shared by host and device code.
+// HG_HOST_DEVICE marks per-element functions that both the CPU backend and the CUDA kernels call,
+// so every formula is written once (see include/hourglass/math/).
+#pragma once
+
+#if defined(__CUDACC__)
+#define HG_HOST_DEVICE __host__ __device__
+#else
+#define HG_HOST_DEVICE
+#endif
+
+#define HG_VERSION_MAJOR 0
+#define HG_VERSION_MINOR 1
+#define HG_VERSION_PATCH 0

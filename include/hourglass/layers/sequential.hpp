@@ -1,0 +1,113 @@
+// hg::sequential<Layers...>: runs layer specs one after another, and is itself a layer spec, so
+// blocks nest (an encoder is a sequential of convolutions, dense layers and an upscale block).
+// It owns the activations between its layers and their gradients, allocated on the backend for
+// the batch size of the last forward call and reused while it stays the same.
+#pragma once
+
+#include <array>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "hourglass/layers/layer.hpp"
+
+namespace hg {
+
+template <class B, class... Specs>
+class sequential_layer {
+public:
+    using T = typename B::scalar;
+    using tensor_type = basic_tensor<T>;
+    static constexpr std::size_t size = sizeof...(Specs);
+    static_assert(size >= 1, "sequential: give at least one layer");
+
+    shape build(layer_builder& b, const shape& in) {
+        name_ = b.path();
+        in_ = in;
+        samples_[0] = in;
+        build_each(b, std::index_sequence_for<Specs...>{});
+        return samples_[size];
+    }
+
+    void bind(const parameters<B>& p) {
+        std::apply([&](auto&... layer) { (layer.bind(p), ...); }, layers_);
+    }
+
+    void forward(B& be, const tensor_type& x, const tensor_type& y) {
+        detail::check_layer_input(x, in_, name_, "input");
+        ensure_buffers(be, x.shape()[0]);
+        forward_each(be, x, y, std::index_sequence_for<Specs...>{});
+    }
+
+    void backward(B& be, const tensor_type& x, const tensor_type& y, const tensor_type& dy, const tensor_type* dx) {
+        detail::check_layer_input(x, in_, name_, "input");
+        if (x.shape()[0] != batch_)
+            throw shape_error(name_ + ": backward batch " + x.shape().str() +
+                              " differs from the last forward batch " + std::to_string(batch_));
+        backward_each<size - 1>(be, x, y, dy, dx);
+    }
+
+    /// Per-sample shape after layer i (i = 0 is the input).
+    const shape& sample_shape(std::size_t i) const { return samples_.at(i); }
+    template <std::size_t I>
+    auto& layer() {
+        return std::get<I>(layers_);
+    }
+
+private:
+    template <std::size_t... I>
+    void build_each(layer_builder& b, std::index_sequence<I...>) {
+        ((build_one<I>(b)), ...);
+    }
+    template <std::size_t I>
+    void build_one(layer_builder& b) {
+        using spec = std::tuple_element_t<I, std::tuple<Specs...>>;
+        layer_scope scope(b, std::to_string(I) + ":" + spec::type_name());
+        samples_[I + 1] = std::get<I>(layers_).build(b, samples_[I]);
+    }
+
+    void ensure_buffers(B& be, std::int64_t n) {
+        if (n == batch_) return;
+        acts_.clear();
+        grads_.clear();
+        for (std::size_t i = 1; i < size; ++i) {
+            acts_.push_back(be.empty(detail::with_batch(n, samples_[i])));
+            grads_.push_back(be.empty(detail::with_batch(n, samples_[i])));
+        }
+        batch_ = n;
+    }
+    // Input and output of layer I: the sequential's own x / y at the ends, intermediates between.
+    const tensor_type& input_of(std::size_t i, const tensor_type& x) const { return i == 0 ? x : acts_[i - 1]; }
+    const tensor_type& output_of(std::size_t i, const tensor_type& y) const { return i + 1 == size ? y : acts_[i]; }
+
+    template <std::size_t... I>
+    void forward_each(B& be, const tensor_type& x, const tensor_type& y, std::index_sequence<I...>) {
+        (std::get<I>(layers_).forward(be, input_of(I, x), output_of(I, y)), ...);
+    }
+
+    template <std::size_t I>
+    void backward_each(B& be, const tensor_type& x, const tensor_type& y, const tensor_type& dy,
+                       const tensor_type* dx) {
+        const tensor_type& out_grad = I + 1 == size ? dy : grads_[I];
+        const tensor_type* in_grad = I == 0 ? dx : &grads_[I - 1];
+        std::get<I>(layers_).backward(be, input_of(I, x), output_of(I, y), out_grad, in_grad);
+        if constexpr (I > 0) backward_each<I - 1>(be, x, y, dy, dx);
+    }
+
+    std::tuple<typename Specs::template bind<B>...> layers_;
+    std::array<shape, size + 1> samples_{};
+    std::vector<tensor_type> acts_, grads_;
+    std::int64_t batch_ = -1;
+    std::string name_;
+    shape in_;
+};
+
+template <class... Specs>
+struct sequential {
+    static std::string type_name() { return "sequential"; }
+    template <class B>
+    using bind = sequential_layer<B, Specs...>;
+};
+
+}  // namespace hg

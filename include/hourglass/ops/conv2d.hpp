@@ -1,0 +1,47 @@
+// Op contract: 2-D convolution, NHWC input x [N, H, W, C], filter w [K, R, R, C] (KRSC), bias b [K]
+// (may be an undefined tensor: no bias), output y [N, OH, OW, K]; square kernel R, stride 1 or 2,
+// symmetric zero padding R/2 (math/conv_geometry.hpp).
+//   conv2d_forward          writes y.
+//   conv2d_backward_data    writes dx (dL/dx); dx must not alias dy.
+//   conv2d_backward_filter  ADDS dL/dw to dw and dL/db to db (gradient accumulation).
+#pragma once
+
+#include "hourglass/cpu/conv2d.hpp"
+#include "hourglass/math/conv_geometry.hpp"
+#include "hourglass/ops/check.hpp"
+
+namespace hg::ops {
+
+namespace detail {
+template <class B>
+void check_conv2d(const math::conv2d_dims& d, const tensor_of<B>& x, const tensor_of<B>& w, const tensor_of<B>* b,
+                  const tensor_of<B>& y, const char* op, const char* xname, const char* yname) {
+    check_arg<B>(x, shape{d.n, d.h, d.w, d.c}, op, xname);
+    check_arg<B>(w, shape{d.k, d.r, d.r, d.c}, op, "w");
+    if (b && b->defined()) check_arg<B>(*b, shape{d.k}, op, "b");
+    check_arg<B>(y, shape{d.n, d.oh, d.ow, d.k}, op, yname);
+}
+}  // namespace detail
+
+template <class T>
+void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const basic_tensor<T>& x,
+                    const basic_tensor<T>& w, const basic_tensor<T>& b, const basic_tensor<T>& y) {
+    detail::check_conv2d<cpu_backend<T>>(d, x, w, &b, y, "conv2d_forward", "x", "y");
+    cpu_impl::conv2d_forward(be, d, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+}
+
+template <class T>
+void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, const basic_tensor<T>& dy,
+                          const basic_tensor<T>& w, const basic_tensor<T>& dx) {
+    detail::check_conv2d<cpu_backend<T>>(d, dx, w, nullptr, dy, "conv2d_backward_data", "dx", "dy");
+    cpu_impl::conv2d_backward_data(be, d, dy.data(), w.data(), dx.data());
+}
+
+template <class T>
+void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d, const basic_tensor<T>& x,
+                            const basic_tensor<T>& dy, const basic_tensor<T>& dw, const basic_tensor<T>& db) {
+    detail::check_conv2d<cpu_backend<T>>(d, x, dw, &db, dy, "conv2d_backward_filter", "x", "dy");
+    cpu_impl::conv2d_backward_filter(be, d, x.data(), dy.data(), dw.data(), db.defined() ? db.data() : nullptr);
+}
+
+}  // namespace hg::ops

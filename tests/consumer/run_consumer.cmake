@@ -1,0 +1,26 @@
+# ctest driver: install the build tree at HG_BUILD_DIR into a private prefix, then configure, build
+# and run the consumer project against that prefix only.
+file(REMOVE_RECURSE "${HG_WORK_DIR}")
+set(prefix "${HG_WORK_DIR}/prefix")
+execute_process(COMMAND ${CMAKE_COMMAND} --install "${HG_BUILD_DIR}" --prefix "${prefix}"
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "install into ${prefix} failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S "${HG_CONSUMER_SOURCE}" -B "${HG_WORK_DIR}/build"
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the consumer against ${prefix} failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build "${HG_WORK_DIR}/build" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the consumer failed (${rc})")
+endif()
+execute_process(COMMAND "${HG_WORK_DIR}/build/consumer" RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message(STATUS "${out}")
+if(rc)
+  message(FATAL_ERROR "the consumer exited with ${rc}")
+endif()
+if(HG_CUDA_EXPECTED AND NOT out MATCHES "cuda backend linked")
+  message(FATAL_ERROR "the install has the CUDA backend but the consumer did not link it")
+endif()
