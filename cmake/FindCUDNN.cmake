@@ -1,6 +1,8 @@
 # Finds cuDNN (header cudnn.h, the dispatcher library libcudnn) next to the CUDA toolkit or on the
 # default paths. Defines CUDNN_FOUND, CUDNN_VERSION (from cudnn_version.h) and CUDNN::cudnn.
-set(_cudnn_hints "")
+# CUDNN_ROOT (variable or environment) points at a cuDNN outside the toolkit, e.g. a pip wheel's
+# site-packages/nvidia/cudnn folder (which ships only the versioned libcudnn.so.9).
+set(_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT})
 if(CUDAToolkit_LIBRARY_ROOT)
   list(APPEND _cudnn_hints "${CUDAToolkit_LIBRARY_ROOT}")
 endif()
@@ -11,7 +13,7 @@ if(CUDAToolkit_INCLUDE_DIRS)
 endif()
 list(APPEND _cudnn_hints /usr/local/cuda)
 find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${_cudnn_hints} PATH_SUFFIXES include)
-find_library(CUDNN_LIBRARY NAMES cudnn HINTS ${_cudnn_hints} PATH_SUFFIXES lib64 lib lib/x64)
+find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${_cudnn_hints} PATH_SUFFIXES lib64 lib lib/x64)
 if(CUDNN_INCLUDE_DIR AND EXISTS "${CUDNN_INCLUDE_DIR}/cudnn_version.h")
   file(STRINGS "${CUDNN_INCLUDE_DIR}/cudnn_version.h" _cudnn_lines REGEX "#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ")
   foreach(_part MAJOR MINOR PATCHLEVEL)

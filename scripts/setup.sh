@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hourglass needs to build and test (compiler, CMake, Eigen, stb,
+# doctest, Google Benchmark). Does nothing when they are all present; needs root (or sudo) otherwise.
+# The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
+# CUDA backend is built too (HG_CUDA=AUTO).
+set -euo pipefail
+
+packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
