@@ -76,3 +76,26 @@ void space_to_depth(const cpu_backend<T>& be, std::int64_t n, std::int64_t big_h
 }
 
 }  // namespace hg::cpu_impl
+
+namespace hg::cpu_impl {
+
+/// y[r, k] += b[k] for rows r < rows.
+template <class T>
+void bias_add(const cpu_backend<T>& be, std::int64_t rows, std::int64_t channels, const T* b, T* y) {
+    parallel_for(rows, be.threads(), 1024, [&](std::int64_t r) {
+        T* row = y + r * channels;
+        for (std::int64_t k = 0; k < channels; ++k) row[k] += b[k];
+    });
+}
+
+/// db[k] += sum over rows of dy[r, k], summed in double per channel.
+template <class T>
+void bias_grad(const cpu_backend<T>& be, std::int64_t rows, std::int64_t channels, const T* dy, T* db) {
+    parallel_for(channels, be.threads(), 16, [&](std::int64_t k) {
+        double s = 0.0;
+        for (std::int64_t r = 0; r < rows; ++r) s += static_cast<double>(dy[r * channels + k]);
+        db[k] += static_cast<T>(s);
+    });
+}
+
+}  // namespace hg::cpu_impl

@@ -120,7 +120,7 @@ public:
         auto host = basic_tensor<T>::zeros(flat);
         for (std::size_t i = 0; i < layout_.entries().size(); ++i) {
             const param_entry& e = layout_.entries()[i];
-            initialize_parameter(e, seed, i, host.data() + e.offset, be.threads());
+            initialize_parameter(e, seed, i, host.data() + e.offset, hardware_threads());
         }
         values_ = be.to_device(std::move(host));
         grads_ = be.empty(flat);

@@ -10,6 +10,10 @@
 #include "hourglass/math/conv_geometry.hpp"
 #include "hourglass/ops/check.hpp"
 
+namespace hg {
+class cuda;
+}
+
 namespace hg::ops {
 
 namespace detail {
@@ -43,5 +47,15 @@ void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d
     detail::check_conv2d<cpu_backend<T>>(d, x, dw, &db, dy, "conv2d_backward_filter", "x", "dy");
     cpu_impl::conv2d_backward_filter(be, d, x.data(), dy.data(), dw.data(), db.defined() ? db.data() : nullptr);
 }
+
+// CUDA overloads (cuda/conv2d.cu): cuDNN with the algorithm chosen once per full problem and cached,
+// or the hand-written implicit-GEMM kernel (cuda/conv2d_direct.cu) when cuDNN offers no algorithm or
+// the backend's conv_engine is conv_engine::direct. Same contract as above.
+void conv2d_forward(const cuda& be, const math::conv2d_dims& d, const tensor& x, const tensor& w, const tensor& b,
+                    const tensor& y);
+void conv2d_backward_data(const cuda& be, const math::conv2d_dims& d, const tensor& dy, const tensor& w,
+                          const tensor& dx);
+void conv2d_backward_filter(const cuda& be, const math::conv2d_dims& d, const tensor& x, const tensor& dy,
+                            const tensor& dw, const tensor& db);
 
 }  // namespace hg::ops

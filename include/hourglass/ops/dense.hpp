@@ -9,6 +9,10 @@
 #include "hourglass/cpu/dense.hpp"
 #include "hourglass/ops/check.hpp"
 
+namespace hg {
+class cuda;
+}
+
 namespace hg::ops {
 
 namespace detail {
@@ -47,5 +51,13 @@ void dense_backward_filter(const cpu_backend<T>& be, std::int64_t n, std::int64_
     cpu_impl::dense_backward_filter(be, n, in, out, x.data(), dy.data(), dw.data(),
                                     db.defined() ? db.data() : nullptr);
 }
+
+// CUDA overloads (cuda/dense.cu): cuBLAS matrix products, bias through our kernels. Same contract.
+void dense_forward(const cuda& be, std::int64_t n, std::int64_t in, std::int64_t out, const tensor& x, const tensor& w,
+                   const tensor& b, const tensor& y);
+void dense_backward_data(const cuda& be, std::int64_t n, std::int64_t in, std::int64_t out, const tensor& dy,
+                         const tensor& w, const tensor& dx);
+void dense_backward_filter(const cuda& be, std::int64_t n, std::int64_t in, std::int64_t out, const tensor& x,
+                           const tensor& dy, const tensor& dw, const tensor& db);
 
 }  // namespace hg::ops

@@ -13,6 +13,10 @@
 #include "hourglass/cpu/elementwise.hpp"
 #include "hourglass/ops/check.hpp"
 
+namespace hg {
+class cuda;
+}
+
 namespace hg::ops {
 
 template <class T, class Fn>
@@ -97,5 +101,20 @@ void space_to_depth(const cpu_backend<T>& be, const basic_tensor<T>& in, const b
     const shape& s = in.shape();
     cpu_impl::space_to_depth(be, s.n(), s.h(), s.w(), s.c(), in.data(), out.data());
 }
+
+// CUDA overloads (cuda/elementwise.cu, cuda/pixel_shuffle.cu). Same contracts. The activation
+// templates are instantiated for math::leaky_relu_fn, relu_fn, sigmoid_fn and tanh_fn.
+template <class Fn>
+void activation_forward(const cuda& be, const Fn& fn, const tensor& x, const tensor& y);
+template <class Fn>
+void activation_backward(const cuda& be, const Fn& fn, const tensor& x, const tensor& y, const tensor& dy,
+                         const tensor& dx);
+void add(const cuda& be, const tensor& a, const tensor& b, const tensor& out);
+void axpy(const cuda& be, float alpha, const tensor& x, const tensor& y);
+void scale(const cuda& be, float alpha, const tensor& x);
+void fill(const cuda& be, const tensor& x, float value);
+void copy(const cuda& be, const tensor& src, const tensor& dst);
+void depth_to_space(const cuda& be, const tensor& in, const tensor& out);
+void space_to_depth(const cuda& be, const tensor& in, const tensor& out);
 
 }  // namespace hg::ops
