@@ -33,9 +33,10 @@ cuda::cuda(int device_index) : impl_(std::make_unique<impl>()) {
 
 cuda::~cuda() {
     if (!impl_) return;
-    impl_->workspace = tensor_type();
     if (impl_->cudnn) (void)cudnnDestroy(impl_->cudnn);
     if (impl_->cublas) (void)cublasDestroy(impl_->cublas);
+    impl_->workspace = tensor_type();
+    impl_->cublas_workspace = tensor_type();
     if (impl_->stream) {
         (void)cudaStreamSynchronize(impl_->stream);
         {
@@ -68,8 +69,12 @@ cuda::tensor_type cuda::empty(const shape& s) const {
             (void)cudaFree(q);
         state->in_use.fetch_sub(bytes);
     });
+    if (impl_->poison) HG_CUDA_CHECK(cudaMemsetAsync(p, 0xff, bytes, impl_->stream));
     return tensor_type(s, device_kind::cuda, std::move(storage), static_cast<float*>(p));
 }
+
+void cuda::poison_allocations(bool on) { impl_->poison = on; }
+bool cuda::poisons_allocations() const { return impl_->poison; }
 
 cuda::tensor_type cuda::to_device(const tensor_type& host) const {
     require_device(host.device(), device_kind::cpu, "cuda::to_device", "host");
@@ -134,6 +139,10 @@ void* cuda::cublas_handle() const {
         HG_CUBLAS_CHECK(cublasSetStream(impl_->cublas, impl_->stream));
         HG_CUBLAS_CHECK(
             cublasSetMathMode(impl_->cublas, impl_->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+        // A workspace from our pool, so cuBLAS allocates nothing inside a (graph-captured) step.
+        constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
+        impl_->cublas_workspace = empty(shape{static_cast<std::int64_t>(cublas_workspace_bytes / sizeof(float))});
+        HG_CUBLAS_CHECK(cublasSetWorkspace(impl_->cublas, impl_->cublas_workspace.data(), cublas_workspace_bytes));
     }
     return impl_->cublas;
 }

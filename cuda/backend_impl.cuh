@@ -44,6 +44,7 @@ struct conv_key {
     std::int64_t n = 0, h = 0, w = 0, c = 0, k = 0, r = 0, stride = 0, pad = 0;
     int dtype = 0;  // 0 = float32
     bool tf32 = false;
+    bool poison = false;
     friend bool operator==(const conv_key& a, const conv_key& b) {
         return a.pass == b.pass && a.n == b.n && a.h == b.h && a.w == b.w && a.c == b.c && a.k == b.k && a.r == b.r &&
                a.stride == b.stride && a.pad == b.pad && a.dtype == b.dtype && a.tf32 == b.tf32;
@@ -105,7 +106,9 @@ struct cuda::impl {
     cublasHandle_t cublas = nullptr;
     cudnnHandle_t cudnn = nullptr;
     tensor_type workspace;
+    tensor_type cublas_workspace;  // given to cuBLAS so it never allocates inside a step
     bool tf32 = false;
+    bool poison = false;
     hg::conv_engine engine = hg::conv_engine::cudnn;
     std::mutex conv_mutex;
     std::unordered_map<cuda_impl::conv_key, cuda_impl::conv_choice, cuda_impl::conv_key_hash> conv_cache;

@@ -5,19 +5,11 @@
 
 #include <cmath>
 
+#include "support/faceswap64.hpp"
 #include "support/test_support.hpp"
 
-namespace {
-
-using encoder64 = hg::sequential<hg::conv2d<128, 5, 2>, hg::leaky_relu<0.1f>,   //
-                                 hg::conv2d<256, 5, 2>, hg::leaky_relu<0.1f>,   //
-                                 hg::conv2d<512, 5, 2>, hg::leaky_relu<0.1f>,   //
-                                 hg::conv2d<1024, 5, 2>, hg::leaky_relu<0.1f>,  //
-                                 hg::flatten, hg::dense<1024>, hg::dense<4 * 4 * 1024>, hg::reshape<4, 4, 1024>,
-                                 hg::upscale<512>>;
-using decoder64 = hg::sequential<hg::upscale<256>, hg::upscale<128>, hg::upscale<64>, hg::conv2d<3, 5>, hg::sigmoid>;
-
-}  // namespace
+using hg::test::decoder64;
+using hg::test::encoder64;
 
 TEST_CASE("faceswap original 64px: parameter counts, shapes, forward and backward at batch 2") {
     hg::cpu be;

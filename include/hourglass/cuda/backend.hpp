@@ -51,8 +51,13 @@ public:
     /// Waits for all work queued on the stream; throws cuda_error for an asynchronous failure.
     void synchronize() const;
 
-    /// A new device tensor with uninitialised contents (allocation is stream-ordered).
+    /// A new device tensor with uninitialised contents (allocation is stream-ordered; NaN-filled
+    /// when poisoning is on).
     tensor_type empty(const shape& s) const;
+    /// Testing aid: fill every tensor this backend allocates with NaN (all bits set), so an op that
+    /// leaves an element unwritten shows up as a NaN in its output.
+    void poison_allocations(bool on);
+    bool poisons_allocations() const;
     /// Copies a host tensor to a new device tensor.
     tensor_type to_device(const tensor_type& host) const;
     /// Copies a device tensor to a new host tensor (waits for the copy).

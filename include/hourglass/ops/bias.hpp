@@ -5,7 +5,11 @@
 // The channel count is b.numel(); y / dy must hold a whole number of rows of it.
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
+#if HG_CPU_OPS
 #include "hourglass/cpu/elementwise.hpp"
+#endif
 #include "hourglass/ops/check.hpp"
 
 namespace hg {
@@ -26,6 +30,7 @@ void check_bias(const basic_tensor<T>& y, const basic_tensor<T>& b, const char* 
 }
 }  // namespace detail
 
+#if HG_CPU_OPS
 template <class T>
 void bias_add(const cpu_backend<T>& be, const basic_tensor<T>& y, const basic_tensor<T>& b) {
     detail::check_bias<cpu_backend<T>>(y, b, "bias_add", "y", "b");
@@ -37,6 +42,8 @@ void bias_grad(const cpu_backend<T>& be, const basic_tensor<T>& dy, const basic_
     detail::check_bias<cpu_backend<T>>(dy, db, "bias_grad", "dy", "db");
     cpu_impl::bias_grad(be, dy.numel() / db.numel(), db.numel(), dy.data(), db.data());
 }
+
+#endif  // HG_CPU_OPS
 
 // CUDA overloads (cuda/bias.cu).
 void bias_add(const cuda& be, const tensor& y, const tensor& b);

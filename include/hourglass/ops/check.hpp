@@ -2,6 +2,8 @@
 // hg::error that names the op and the argument.
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
 #include <string>
 
 #include "hourglass/core/device.hpp"

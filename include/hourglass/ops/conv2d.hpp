@@ -6,7 +6,11 @@
 //   conv2d_backward_filter  ADDS dL/dw to dw and dL/db to db (gradient accumulation).
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
+#if HG_CPU_OPS
 #include "hourglass/cpu/conv2d.hpp"
+#endif
 #include "hourglass/math/conv_geometry.hpp"
 #include "hourglass/ops/check.hpp"
 
@@ -27,6 +31,7 @@ void check_conv2d(const math::conv2d_dims& d, const tensor_of<B>& x, const tenso
 }
 }  // namespace detail
 
+#if HG_CPU_OPS
 template <class T>
 void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const basic_tensor<T>& x,
                     const basic_tensor<T>& w, const basic_tensor<T>& b, const basic_tensor<T>& y) {
@@ -47,6 +52,8 @@ void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d
     detail::check_conv2d<cpu_backend<T>>(d, x, dw, &db, dy, "conv2d_backward_filter", "x", "dy");
     cpu_impl::conv2d_backward_filter(be, d, x.data(), dy.data(), dw.data(), db.defined() ? db.data() : nullptr);
 }
+
+#endif  // HG_CPU_OPS
 
 // CUDA overloads (cuda/conv2d.cu): cuDNN with the algorithm chosen once per full problem and cached,
 // or the hand-written implicit-GEMM kernel (cuda/conv2d_direct.cu) when cuDNN offers no algorithm or

@@ -6,7 +6,11 @@
 //   dense_backward_filter  ADDS dy^T x to dw and the column sums of dy to db.
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
+#if HG_CPU_OPS
 #include "hourglass/cpu/dense.hpp"
+#endif
 #include "hourglass/ops/check.hpp"
 
 namespace hg {
@@ -28,6 +32,7 @@ void check_dense(std::int64_t n, std::int64_t in, std::int64_t out, const tensor
 }
 }  // namespace detail
 
+#if HG_CPU_OPS
 template <class T>
 void dense_forward(const cpu_backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out,
                    const basic_tensor<T>& x, const basic_tensor<T>& w, const basic_tensor<T>& b,
@@ -51,6 +56,8 @@ void dense_backward_filter(const cpu_backend<T>& be, std::int64_t n, std::int64_
     cpu_impl::dense_backward_filter(be, n, in, out, x.data(), dy.data(), dw.data(),
                                     db.defined() ? db.data() : nullptr);
 }
+
+#endif  // HG_CPU_OPS
 
 // CUDA overloads (cuda/dense.cu): cuBLAS matrix products, bias through our kernels. Same contract.
 void dense_forward(const cuda& be, std::int64_t n, std::int64_t in, std::int64_t out, const tensor& x, const tensor& w,

@@ -10,7 +10,11 @@
 //   space_to_depth           its inverse: [N,2H,2W,C] -> [N,H,W,4C]
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
+#if HG_CPU_OPS
 #include "hourglass/cpu/elementwise.hpp"
+#endif
 #include "hourglass/ops/check.hpp"
 
 namespace hg {
@@ -19,6 +23,20 @@ class cuda;
 
 namespace hg::ops {
 
+namespace detail {
+template <class B, class T>
+void check_shuffle(const basic_tensor<T>& small, const basic_tensor<T>& big, const char* op, const char* small_name,
+                   const char* big_name) {
+    check_arg<B>(big, big.shape(), op, big_name);
+    const shape& s = big.shape();
+    if (s.rank() != 4 || s.h() % 2 || s.w() % 2)
+        throw shape_error(std::string(op) + ": argument '" + big_name + "' must be NHWC with even H and W, got " +
+                          s.str());
+    check_arg<B>(small, shape{s.n(), s.h() / 2, s.w() / 2, s.c() * 4}, op, small_name);
+}
+}  // namespace detail
+
+#if HG_CPU_OPS
 template <class T, class Fn>
 void activation_forward(const cpu_backend<T>& be, const Fn& fn, const basic_tensor<T>& x, const basic_tensor<T>& y) {
     detail::check_arg<cpu_backend<T>>(x, x.shape(), "activation_forward", "x");
@@ -73,18 +91,6 @@ void copy(const cpu_backend<T>& be, const basic_tensor<T>& src, const basic_tens
     cpu_impl::copy(be, src.numel(), src.data(), dst.data());
 }
 
-namespace detail {
-template <class B, class T>
-void check_shuffle(const basic_tensor<T>& small, const basic_tensor<T>& big, const char* op, const char* small_name,
-                   const char* big_name) {
-    check_arg<B>(big, big.shape(), op, big_name);
-    const shape& s = big.shape();
-    if (s.rank() != 4 || s.h() % 2 || s.w() % 2)
-        throw shape_error(std::string(op) + ": argument '" + big_name + "' must be NHWC with even H and W, got " +
-                          s.str());
-    check_arg<B>(small, shape{s.n(), s.h() / 2, s.w() / 2, s.c() * 4}, op, small_name);
-}
-}  // namespace detail
 
 /// in [N, H, W, 4C] -> out [N, 2H, 2W, C].
 template <class T>
@@ -101,6 +107,8 @@ void space_to_depth(const cpu_backend<T>& be, const basic_tensor<T>& in, const b
     const shape& s = in.shape();
     cpu_impl::space_to_depth(be, s.n(), s.h(), s.w(), s.c(), in.data(), out.data());
 }
+
+#endif  // HG_CPU_OPS
 
 // CUDA overloads (cuda/elementwise.cu, cuda/pixel_shuffle.cu). Same contracts. The activation
 // templates are instantiated for math::leaky_relu_fn, relu_fn, sigmoid_fn and tanh_fn.

@@ -3,10 +3,14 @@
 // CPU and CUDA backends write identical values. Writes every element.
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
 #include <cstdint>
 
 #include "hourglass/core/rng.hpp"
+#if HG_CPU_OPS
 #include "hourglass/cpu/backend.hpp"
+#endif
 #include "hourglass/ops/check.hpp"
 
 namespace hg {
@@ -15,6 +19,7 @@ class cuda;
 
 namespace hg::ops {
 
+#if HG_CPU_OPS
 template <class T>
 void fill_uniform(const cpu_backend<T>& be, const basic_tensor<T>& x, std::uint64_t seed, std::uint64_t stream_id,
                   float lo, float hi) {
@@ -24,6 +29,8 @@ void fill_uniform(const cpu_backend<T>& be, const basic_tensor<T>& x, std::uint6
         p[i] = static_cast<T>(random_uniform(seed, stream_id, static_cast<std::uint64_t>(i), lo, hi));
     });
 }
+
+#endif  // HG_CPU_OPS
 
 /// CUDA overload (cuda/random.cu).
 void fill_uniform(const cuda& be, const basic_tensor<float>& x, std::uint64_t seed, std::uint64_t stream_id,

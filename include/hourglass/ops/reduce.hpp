@@ -7,12 +7,16 @@
 // The CPU versions accumulate in double. read_scalar() copies such a value to the host.
 #pragma once
 
+#include "hourglass/core/config.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#if HG_CPU_OPS
 #include "hourglass/cpu/backend.hpp"
+#endif
 #include "hourglass/ops/check.hpp"
 
 namespace hg {
@@ -23,6 +27,17 @@ namespace hg::ops {
 
 enum class reduction { sum, mean, max_abs, l2_norm };
 
+namespace detail {
+template <class B, class T>
+void check_reduce(const basic_tensor<T>& x, const basic_tensor<T>& out, const char* op) {
+    check_arg<B>(x, x.shape(), op, "x");
+    if (x.numel() < 1) throw shape_error(std::string(op) + ": argument 'x' has no elements");
+    check_arg<B>(out, out.shape(), op, "out");
+    if (out.numel() != 1) throw shape_error(std::string(op) + ": argument 'out' must hold 1 element, has shape " + out.shape().str());
+}
+}  // namespace detail
+
+#if HG_CPU_OPS
 namespace detail {
 template <class T>
 double cpu_reduce(const cpu_backend<T>& be, const basic_tensor<T>& x, reduction kind) {
@@ -62,13 +77,6 @@ double cpu_reduce(const cpu_backend<T>& be, const basic_tensor<T>& x, reduction 
     return r;
 }
 
-template <class B, class T>
-void check_reduce(const basic_tensor<T>& x, const basic_tensor<T>& out, const char* op) {
-    check_arg<B>(x, x.shape(), op, "x");
-    if (x.numel() < 1) throw shape_error(std::string(op) + ": argument 'x' has no elements");
-    check_arg<B>(out, out.shape(), op, "out");
-    if (out.numel() != 1) throw shape_error(std::string(op) + ": argument 'out' must hold 1 element, has shape " + out.shape().str());
-}
 }  // namespace detail
 
 template <class T>
@@ -76,6 +84,8 @@ void reduce(const cpu_backend<T>& be, reduction kind, const basic_tensor<T>& x, 
     detail::check_reduce<cpu_backend<T>>(x, out, "reduce");
     out[0] = static_cast<T>(detail::cpu_reduce(be, x, kind));
 }
+
+#endif  // HG_CPU_OPS
 
 /// CUDA overload (cuda/reduce.cu): a two-stage tree reduction with float64 accumulation.
 void reduce(const cuda& be, reduction kind, const tensor& x, const tensor& out);
