@@ -98,4 +98,18 @@ void bias_grad(const cpu_backend<T>& be, std::int64_t rows, std::int64_t channel
     });
 }
 
+/// pre[r, k] += b[k]; y[r, k] = f(pre[r, k]) in one pass.
+template <class T, class Fn>
+void bias_activation_forward(const cpu_backend<T>& be, const Fn& fn, std::int64_t rows, std::int64_t channels,
+                             const T* b, T* pre, T* y) {
+    parallel_for(rows, be.threads(), 1024, [&](std::int64_t r) {
+        T* p = pre + r * channels;
+        T* out = y + r * channels;
+        for (std::int64_t k = 0; k < channels; ++k) {
+            p[k] += b[k];
+            out[k] = fn.forward(p[k]);
+        }
+    });
+}
+
 }  // namespace hg::cpu_impl

@@ -27,6 +27,9 @@ public:
     }
     void bind(const parameters<B>&) {}
 
+    using activation_fn = Fn;
+    const Fn& fn() const { return fn_; }
+
     void forward(B& be, const tensor_type& x, const tensor_type& y) {
         detail::check_layer_input(x, in_, name_, "input");
         ops::activation_forward(be, fn_, x, y);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hourglass/layers/layer.hpp"
+#include "hourglass/ops/bias.hpp"
 #include "hourglass/ops/conv2d.hpp"
 
 namespace hg {
@@ -44,6 +45,17 @@ public:
         detail::check_layer_input(x, in_, name_, "input");
         ops::conv2d_forward(be, dims_for(x), x, w_, b_, y);
     }
+
+    /// Forward fused with the activation that follows (sequential uses it): pre = conv(x) + b and
+    /// y = f(pre), the bias and the activation applied in one pass after a bias-free convolution.
+    /// pre holds what the unfused conv would output, so backward is unchanged.
+    template <class Fn>
+    void forward_fused(B& be, const tensor_type& x, const tensor_type& pre, const Fn& fn, const tensor_type& y) {
+        detail::check_layer_input(x, in_, name_, "input");
+        ops::conv2d_forward(be, dims_for(x), x, w_, tensor_type(), pre);
+        ops::bias_activation_forward(be, fn, b_, pre, y);
+    }
+    static constexpr bool fuses_activation = true;
 
     /// dW += sum dy * x-patches, db += sum dy; dx = transposed convolution of dy.
     void backward(B& be, const tensor_type& x, const tensor_type& /*y*/, const tensor_type& dy, const tensor_type* dx) {

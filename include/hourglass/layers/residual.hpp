@@ -41,8 +41,7 @@ public:
     void forward(B& be, const tensor_type& x, const tensor_type& y) {
         detail::check_layer_input(x, in_, name_, "input");
         ensure_buffers(be, x.shape());
-        conv1_.forward(be, x, a_);
-        ops::activation_forward(be, act_, a_, h_);
+        conv1_.forward_fused(be, x, a_, act_, h_);
         conv2_.forward(be, h_, c_);
         ops::add(be, c_, x, s_);
         ops::activation_forward(be, act_, s_, y);

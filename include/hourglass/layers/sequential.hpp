@@ -2,6 +2,9 @@
 // blocks nest (an encoder is a sequential of convolutions, dense layers and an upscale block).
 // It owns the activations between its layers and their gradients, allocated on the backend for
 // the batch size of the last forward call and reused while it stays the same.
+// A convolution directly followed by an activation runs fused in forward: the convolution without
+// bias, then one pass adding the bias and applying the activation (the two buffers hold exactly
+// what the unfused layers would write, so backward is the same).
 #pragma once
 
 #include <array>
@@ -37,7 +40,7 @@ public:
     void forward(B& be, const tensor_type& x, const tensor_type& y) {
         detail::check_layer_input(x, in_, name_, "input");
         ensure_buffers(be, x.shape()[0]);
-        forward_each(be, x, y, std::index_sequence_for<Specs...>{});
+        forward_from<0>(be, x, y);
     }
 
     void backward(B& be, const tensor_type& x, const tensor_type& y, const tensor_type& dy, const tensor_type* dx) {
@@ -81,9 +84,32 @@ private:
     const tensor_type& input_of(std::size_t i, const tensor_type& x) const { return i == 0 ? x : acts_[i - 1]; }
     const tensor_type& output_of(std::size_t i, const tensor_type& y) const { return i + 1 == size ? y : acts_[i]; }
 
-    template <std::size_t... I>
-    void forward_each(B& be, const tensor_type& x, const tensor_type& y, std::index_sequence<I...>) {
-        (std::get<I>(layers_).forward(be, input_of(I, x), output_of(I, y)), ...);
+    template <std::size_t I>
+    using layer_type = std::tuple_element_t<I, std::tuple<typename Specs::template bind<B>...>>;
+
+    /// Whether layer I is a convolution and layer I + 1 an activation that it can run fused with.
+    template <std::size_t I>
+    static constexpr bool fused_pair() {
+        if constexpr (I + 1 >= size) {
+            return false;
+        } else {
+            return requires { layer_type<I>::fuses_activation; } &&
+                   requires(const layer_type<I + 1>& a) { a.fn(); };
+        }
+    }
+
+    template <std::size_t I>
+    void forward_from(B& be, const tensor_type& x, const tensor_type& y) {
+        if constexpr (I < size) {
+            if constexpr (fused_pair<I>()) {
+                std::get<I>(layers_).forward_fused(be, input_of(I, x), output_of(I, y), std::get<I + 1>(layers_).fn(),
+                                                   output_of(I + 1, y));
+                forward_from<I + 2>(be, x, y);
+            } else {
+                std::get<I>(layers_).forward(be, input_of(I, x), output_of(I, y));
+                forward_from<I + 1>(be, x, y);
+            }
+        }
     }
 
     template <std::size_t I>
