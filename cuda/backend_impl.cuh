@@ -44,7 +44,6 @@ struct conv_key {
     std::int64_t n = 0, h = 0, w = 0, c = 0, k = 0, r = 0, stride = 0, pad = 0;
     int dtype = 0;  // 0 = float32
     bool tf32 = false;
-    bool poison = false;
     friend bool operator==(const conv_key& a, const conv_key& b) {
         return a.pass == b.pass && a.n == b.n && a.h == b.h && a.w == b.w && a.c == b.c && a.k == b.k && a.r == b.r &&
                a.stride == b.stride && a.pad == b.pad && a.dtype == b.dtype && a.tf32 == b.tf32;
