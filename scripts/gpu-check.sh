@@ -74,7 +74,11 @@ row "  of which cuda" info "$(cat "$out/cuda-tests.txt")"
 cuda_tests="$build/tests/hg_test_cuda"
 if command -v compute-sanitizer >/dev/null && [[ -x "$cuda_tests" ]]; then
   for tool in memcheck racecheck; do
-    step "sanitizer $tool" "sanitizer-$tool.log" compute-sanitizer --tool "$tool" --error-exitcode 1 "$cuda_tests"
+    # The 64 px model case is left out here: under the sanitizers it runs for many minutes, and its
+    # kernels are the same ones the per-op cases cover.
+    step "sanitizer $tool" "sanitizer-$tool.log" timeout 200 compute-sanitizer --tool "$tool" --error-exitcode 1 \
+      "$cuda_tests" --test-case-exclude='*64 px*'
+
     rc=$?
     errors="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool.log" | tail -1)"
     if [[ $rc -eq 0 ]]; then row "compute-sanitizer $tool" ok "$errors"; else row "compute-sanitizer $tool" FAIL "rc=$rc $errors"; fi
@@ -88,7 +92,8 @@ benches=("$build"/bench/hg_bench_*cuda*)
 if ((${#benches[@]})); then
   for b in "${benches[@]}"; do
     name="$(basename "$b")"
-    if step "$name" "$name.log" "$b" --benchmark_min_time=0.2 --benchmark_out="$out/$name.json" --benchmark_out_format=json; then
+    if step "$name" "$name.log" timeout 150 "$b" --benchmark_min_time=0.1 --benchmark_out="$out/$name.json" \
+      --benchmark_out_format=json; then
       row "$name" ok "see $name.log"
     else
       row "$name" FAIL "see $name.log"
