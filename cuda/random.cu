@@ -21,7 +21,7 @@ __global__ void fill_uniform_kernel(float* x, std::int64_t count, std::uint64_t 
                                       static_cast<std::uint32_t>(stream_id),
                                       static_cast<std::uint32_t>(stream_id >> 32), static_cast<std::uint32_t>(seed),
                                       static_cast<std::uint32_t>(seed >> 32));
-    for (int j = 0; j < 4 && first + j < count; ++j) x[first + j] = lo + (hi - lo) * bits_to_unit_float(r.v[j]);
+    for (int j = 0; j < 4 && first + j < count; ++j) x[first + j] = bits_to_uniform(r.v[j], lo, hi);
 }
 
 }  // namespace hg::cuda_impl

@@ -48,10 +48,23 @@ HG_HOST_DEVICE inline float bits_to_unit_float(std::uint32_t bits) {
     return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
 }
 
+/// Maps 32 random bits to [lo, hi) as lo + (hi - lo) * u, with the product and the sum each rounded
+/// separately on host and device alike: nvcc would otherwise contract them into one fused
+/// multiply-add (one rounding), and the two backends would differ in the last bit.
+HG_HOST_DEVICE inline float bits_to_uniform(std::uint32_t bits, float lo, float hi) {
+    const float u = bits_to_unit_float(bits);
+#if defined(__CUDA_ARCH__)
+    return __fadd_rn(lo, __fmul_rn(hi - lo, u));
+#else
+    volatile float product = (hi - lo) * u;  // volatile: never contracted into an FMA by the host compiler
+    return lo + product;
+#endif
+}
+
 /// The i-th uniform number in [lo, hi) of stream (seed, stream_id); identical on host and device.
 HG_HOST_DEVICE inline float random_uniform(std::uint64_t seed, std::uint64_t stream_id, std::uint64_t i, float lo,
                                            float hi) {
-    return lo + (hi - lo) * bits_to_unit_float(random_bits(seed, stream_id, i));
+    return bits_to_uniform(random_bits(seed, stream_id, i), lo, hi);
 }
 
 /// A small sequential generator over one stream, for host-side code (initialisers, data).
@@ -61,7 +74,7 @@ public:
     std::uint32_t next_bits() { return random_bits(seed_, stream_, counter_++); }
     /// Uniform in [0, 1).
     float uniform() { return bits_to_unit_float(next_bits()); }
-    float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
+    float uniform(float lo, float hi) { return bits_to_uniform(next_bits(), lo, hi); }
     /// Uniform in [0, 1) with 53 random bits.
     double uniform_double() {
         const std::uint64_t a = next_bits() >> 5, b = next_bits() >> 6;

@@ -17,6 +17,9 @@ inline std::string cuda_error_text(cudaError_t status) {
 }
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
+    // Reset the thread's last-error state (for non-sticky errors), so a later launch check does not
+    // report this failure again.
+    (void)cudaGetLastError();
     throw cuda_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
                      cuda_error_text(status));
 }
