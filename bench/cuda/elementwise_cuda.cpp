@@ -67,7 +67,10 @@ void report(benchmark::State& state, double bytes_per_call) {
 /// The benchmark's name and its first `args` arguments.
 std::string key(const char* op, const benchmark::State& state, std::size_t args = 1) {
     std::string k = op;
-    for (std::size_t i = 0; i < args; ++i) k += "/" + std::to_string(state.range(i));
+    for (std::size_t i = 0; i < args; ++i) {
+        k += '/';
+        k += std::to_string(state.range(i));
+    }
     return k;
 }
 
