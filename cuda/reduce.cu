@@ -1,4 +1,4 @@
-// CUDA full reductions (sum, mean, max_abs, l2_norm) into a 1-element device tensor, without a host
+// CUDA full reductions (sum, mean, max_abs, l2_norm, min, max) into a 1-element device tensor, without a host
 // sync: stage 1 has each block reduce a grid-stride share of x into one float64 partial in the
 // backend's workspace; stage 2, a single block, combines the partials and writes the result.
 #include <cuda_runtime.h>
@@ -25,12 +25,28 @@ using ops::reduction;
 /// max(a, b) that returns NaN when either is NaN (fmax would drop it).
 __device__ __forceinline__ double nan_max(double a, double b) { return (a != a || a > b) ? a : b; }
 
-/// Folds a value (an element's term or another partial) into an accumulator. The identity is 0
-/// for every kind: max_abs combines absolute values, which are >= 0.
+/// min(a, b) that returns NaN when either is NaN.
+__device__ __forceinline__ double nan_min(double a, double b) { return (a != a || a < b) ? a : b; }
+
+/// The identity of each kind: 0 for the sums and for max_abs (which combines |x| >= 0), +-inf for
+/// min and max.
+template <reduction Kind>
+__device__ __forceinline__ double identity() {
+    if constexpr (Kind == reduction::min)
+        return __longlong_as_double(0x7ff0000000000000ll);  // +inf
+    else if constexpr (Kind == reduction::max)
+        return __longlong_as_double(static_cast<long long>(0xfff0000000000000ull));  // -inf
+    else
+        return 0.0;
+}
+
+/// Folds a value (an element's term or another partial) into an accumulator.
 template <reduction Kind>
 __device__ __forceinline__ double combine(double acc, double v) {
-    if constexpr (Kind == reduction::max_abs)
+    if constexpr (Kind == reduction::max_abs || Kind == reduction::max)
         return nan_max(acc, v);
+    else if constexpr (Kind == reduction::min)
+        return nan_min(acc, v);
     else
         return acc + v;
 }
@@ -56,7 +72,7 @@ __device__ double block_reduce(double v) {
     if (lane == 0) warp_results[warp] = v;
     __syncthreads();
     if (warp == 0) {
-        v = lane < blockDim.x / 32 ? warp_results[lane] : 0.0;
+        v = lane < blockDim.x / 32 ? warp_results[lane] : identity<Kind>();
         for (int offset = 16; offset > 0; offset /= 2) v = combine<Kind>(v, __shfl_down_sync(0xffffffffu, v, offset));
     }
     return v;
@@ -71,7 +87,7 @@ __global__ void reduce_partials_kernel(const float* x, std::int64_t count, std::
     const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
     const auto* body = reinterpret_cast<const float4*>(x + head);
-    double acc = 0.0;
+    double acc = identity<Kind>();
     for (std::int64_t g = first; g < groups; g += stride) {
         const float4 v = body[g];
         acc = combine<Kind>(acc, term<Kind>(v.x));
@@ -89,7 +105,7 @@ __global__ void reduce_partials_kernel(const float* x, std::int64_t count, std::
 /// Stage 2 (one block): combines the partials and applies the final step of mean and l2_norm.
 template <reduction Kind>
 __global__ void reduce_finish_kernel(const double* partial, int parts, std::int64_t count, float* out) {
-    double acc = 0.0;
+    double acc = identity<Kind>();
     for (int i = static_cast<int>(threadIdx.x); i < parts; i += static_cast<int>(blockDim.x))
         acc = combine<Kind>(acc, partial[i]);
     acc = block_reduce<Kind>(acc);
@@ -138,6 +154,8 @@ void reduce(const cuda& be, reduction kind, const tensor& x, const tensor& out) 
         case reduction::l2_norm:
             cuda_impl::launch_reduce<reduction::l2_norm>(be, x.data(), x.numel(), out.data());
             return;
+        case reduction::min: cuda_impl::launch_reduce<reduction::min>(be, x.data(), x.numel(), out.data()); return;
+        case reduction::max: cuda_impl::launch_reduce<reduction::max>(be, x.data(), x.numel(), out.data()); return;
     }
     throw value_error("reduce: unknown reduction kind " + std::to_string(static_cast<int>(kind)));
 }

@@ -1,6 +1,6 @@
-// CUDA full reductions (sum, mean, max_abs, l2_norm) against the CPU's float64 result on random
+// CUDA full reductions (sum, mean, max_abs, l2_norm, min, max) against the CPU's float64 result on random
 // inputs of many sizes, at every alignment of the first element (the kernel reads 0 to 3 leading
-// elements singly, then float4 groups, then 0 to 3 trailing ones); NaN propagation of max_abs;
+// elements singly, then float4 groups, then 0 to 3 trailing ones); NaN propagation of max_abs, min and max;
 // known values; back-to-back reductions sharing the workspace; argument checks.
 #include <doctest/doctest.h>
 
@@ -18,7 +18,8 @@ namespace {
 
 using hg::ops::reduction;
 
-constexpr reduction all_kinds[] = {reduction::sum, reduction::mean, reduction::max_abs, reduction::l2_norm};
+constexpr reduction all_kinds[] = {reduction::sum,     reduction::mean, reduction::max_abs,
+                                   reduction::l2_norm, reduction::min,  reduction::max};
 
 const char* kind_name(reduction kind) {
     switch (kind) {
@@ -26,6 +27,8 @@ const char* kind_name(reduction kind) {
         case reduction::mean: return "mean";
         case reduction::max_abs: return "max_abs";
         case reduction::l2_norm: return "l2_norm";
+        case reduction::min: return "min";
+        case reduction::max: return "max";
     }
     return "?";
 }
@@ -100,9 +103,15 @@ TEST_CASE("cuda reduce: known values") {
     CHECK(reduce_on_device(be, reduction::mean, negative, nan_value) == -2.7f);
     CHECK(reduce_on_device(be, reduction::l2_norm, negative, nan_value) ==
           static_cast<float>(std::sqrt(9.0 + 1.0 + 56.25 + 4.0)));
+    CHECK(reduce_on_device(be, reduction::min, negative, nan_value) == -7.5f);
+    CHECK(reduce_on_device(be, reduction::max, negative, nan_value) == 0.f);
+    // All negative: max must not return the sums' identity 0.
+    const auto below = be.to_device(hg::tensor::from_vector(hg::shape{3}, {-3.f, -1.f, -7.5f}));
+    CHECK(reduce_on_device(be, reduction::max, below, nan_value) == -1.f);
+    CHECK(reduce_on_device(be, reduction::min, ones, nan_value) == 1.f);
 }
 
-TEST_CASE("cuda reduce: max_abs is NaN when any element is NaN, wherever it is") {
+TEST_CASE("cuda reduce: max_abs, min and max are NaN when any element is NaN, wherever it is") {
     hg::cuda be;
     for (const std::int64_t n : {1, 5, 1000, 65537, 4194307}) {
         const auto x = hg::test::random_tensor<float>(hg::shape{n}, static_cast<std::uint64_t>(n));
@@ -116,6 +125,8 @@ TEST_CASE("cuda reduce: max_abs is NaN when any element is NaN, wherever it is")
                 const auto d = upload_at(be, with_nan, offset);
                 // out starts finite, so a kernel that skipped the NaN would leave a number.
                 CHECK(std::isnan(reduce_on_device(be, reduction::max_abs, d.view, 0.f)));
+                CHECK(std::isnan(reduce_on_device(be, reduction::min, d.view, 0.f)));
+                CHECK(std::isnan(reduce_on_device(be, reduction::max, d.view, 0.f)));
                 auto with_inf = x.clone();
                 with_inf[pos] = -std::numeric_limits<float>::infinity();
                 const auto e = upload_at(be, with_inf, offset);

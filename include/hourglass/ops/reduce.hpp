@@ -4,6 +4,7 @@
 //   mean      out = sum_i x[i] / numel
 //   max_abs   out = max_i |x[i]|                (NaN if any element is NaN)
 //   l2_norm   out = sqrt(sum_i x[i]^2)
+//   min, max  out = min_i x[i], max_i x[i]   (NaN if any element is NaN)
 // The CPU versions accumulate in double. read_scalar() copies such a value to the host.
 #pragma once
 
@@ -25,7 +26,7 @@ class cuda;
 
 namespace hg::ops {
 
-enum class reduction { sum, mean, max_abs, l2_norm };
+enum class reduction { sum, mean, max_abs, l2_norm, min, max };
 
 namespace detail {
 template <class B, class T>
@@ -44,11 +45,15 @@ double cpu_reduce(const cpu_backend<T>& be, const basic_tensor<T>& x, reduction 
     const T* p = x.data();
     const std::int64_t n = x.numel();
     const int threads = n >= 65536 ? be.threads() : 1;
-    std::vector<double> partial(static_cast<std::size_t>(threads), 0.0);
+    // The identity of each kind: 0 for sums and max_abs (|x| >= 0), +-inf for min and max.
+    const double identity = kind == reduction::min   ? std::numeric_limits<double>::infinity()
+                            : kind == reduction::max ? -std::numeric_limits<double>::infinity()
+                                                     : 0.0;
+    std::vector<double> partial(static_cast<std::size_t>(threads), identity);
     std::vector<char> saw_nan(static_cast<std::size_t>(threads), 0);
     parallel_for(threads, threads, 1, [&](std::int64_t t) {
         const std::int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
-        double acc = 0.0;
+        double acc = identity;
         for (std::int64_t i = lo; i < hi; ++i) {
             const double v = static_cast<double>(p[i]);
             switch (kind) {
@@ -59,15 +64,25 @@ double cpu_reduce(const cpu_backend<T>& be, const basic_tensor<T>& x, reduction 
                     acc = std::max(acc, std::abs(v));
                     break;
                 case reduction::l2_norm: acc += v * v; break;
+                case reduction::min:
+                    if (std::isnan(v)) saw_nan[static_cast<std::size_t>(t)] = 1;
+                    acc = std::min(acc, v);
+                    break;
+                case reduction::max:
+                    if (std::isnan(v)) saw_nan[static_cast<std::size_t>(t)] = 1;
+                    acc = std::max(acc, v);
+                    break;
             }
         }
         partial[static_cast<std::size_t>(t)] = acc;
     });
-    double r = 0.0;
+    double r = identity;
     for (int t = 0; t < threads; ++t) {
-        if (kind == reduction::max_abs) {
-            if (saw_nan[static_cast<std::size_t>(t)]) return std::numeric_limits<double>::quiet_NaN();
+        if (saw_nan[static_cast<std::size_t>(t)]) return std::numeric_limits<double>::quiet_NaN();
+        if (kind == reduction::max_abs || kind == reduction::max) {
             r = std::max(r, partial[static_cast<std::size_t>(t)]);
+        } else if (kind == reduction::min) {
+            r = std::min(r, partial[static_cast<std::size_t>(t)]);
         } else {
             r += partial[static_cast<std::size_t>(t)];
         }
