@@ -111,6 +111,9 @@ struct cuda::impl {
     hg::conv_engine engine = hg::conv_engine::cudnn;
     std::mutex conv_mutex;
     std::unordered_map<cuda_impl::conv_key, cuda_impl::conv_choice, cuda_impl::conv_key_hash> conv_cache;
+    // cuFFT plans of cuda/focal_frequency.cu, keyed by problem and bound to `stream`; created there on
+    // first use, destroyed with the backend (type-erased, so this header needs no cuFFT).
+    std::shared_ptr<void> fft_plans;
 };
 
 }  // namespace hg
