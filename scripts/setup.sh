@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hourglass needs to build and test (compiler, CMake, Eigen, stb,
-# doctest, Google Benchmark). Does nothing when they are all present; needs root (or sudo) otherwise.
+# doctest, Google Benchmark, clang-14 with libFuzzer and the sanitizer runtimes for the fuzz
+# test). Does nothing when they are all present; needs root (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev)
+packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
