@@ -14,6 +14,7 @@
 
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/check.hpp"
+#include "kernel_utils.cuh"
 #include "hourglass/math/image_losses.hpp"
 #include "hourglass/ops/check.hpp"
 #include "hourglass/ops/gmsd.hpp"
@@ -25,33 +26,7 @@ namespace {
 constexpr int gmsd_threads = 256;  // a multiple of 32 (block_sum)
 constexpr std::int64_t gmsd_max_blocks_per_image = 128;
 
-/// Rounds a byte count up to a multiple of 256, so every carved region stays aligned.
-std::size_t align_up(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
-
-/// Blocks for a grid-stride map over `work` items: capped at one full wave (8 blocks of 256 per SM).
-unsigned map_blocks(const cuda& be, std::int64_t work) {
-    int sms = 0;
-    HG_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device_index()));
-    const std::int64_t cap = static_cast<std::int64_t>(std::max(sms, 1)) * 8;
-    return static_cast<unsigned>(std::clamp<std::int64_t>((work + gmsd_threads - 1) / gmsd_threads, 1, cap));
-}
-
 }  // namespace
-
-/// Sum of v over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
-__device__ double gmsd_block_sum(double v) {
-    __shared__ double warp_sums[32];
-    const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    __syncthreads();  // warp_sums may still be read by a previous call
-    if (lane == 0) warp_sums[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < blockDim.x / 32 ? warp_sums[lane] : 0.0;
-        for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    }
-    return v;
-}
 
 /// GMS at pixel index q (within one image) of pred and target; also the prediction's gradients
 /// and magnitude, which the backward needs.
@@ -90,8 +65,8 @@ __global__ void gmsd_stats_kernel(const float* pred, const float* target, int hh
         s1 += d;
         s2 += d * d;
     }
-    s1 = gmsd_block_sum(s1);
-    s2 = gmsd_block_sum(s2);
+    s1 = block_sum(s1);
+    s2 = block_sum(s2);
     if (threadIdx.x == 0) {
         const std::int64_t slot = n * gridDim.x + blockIdx.x;
         partial[2 * slot] = s1;
@@ -111,8 +86,8 @@ __global__ void gmsd_finish_kernel(const double* partial, int parts, int images,
             s1 += partial[2 * (static_cast<std::int64_t>(n) * parts + i)];
             s2 += partial[2 * (static_cast<std::int64_t>(n) * parts + i) + 1];
         }
-        s1 = gmsd_block_sum(s1);
-        s2 = gmsd_block_sum(s2);
+        s1 = block_sum(s1);
+        s2 = block_sum(s2);
         if (threadIdx.x == 0) {
             const double m = s1 / k;
             const double var = fmax(s2 / k - m * m, 0.0);
@@ -225,7 +200,7 @@ void gmsd_backward(const cuda& be, const tensor& pred, const tensor& target, dou
     cuda_impl::gmsd_finish_kernel<<<1, cuda_impl::gmsd_threads, 0, stream>>>(
         partial, g.parts, g.images, static_cast<double>(g.image), weight, nullptr, factors);
     HG_CUDA_CHECK_LAUNCH("gmsd_finish_kernel");
-    const unsigned blocks = cuda_impl::map_blocks(be, g.total);
+    const auto blocks = static_cast<unsigned>(cuda_impl::grid_blocks(be, g.total, cuda_impl::gmsd_threads));
     cuda_impl::gmsd_gradient_map_kernel<<<blocks, cuda_impl::gmsd_threads, 0, stream>>>(
         pred.data(), target.data(), g.hh, g.ww, g.cc, g.total, cf, factors, map);
     HG_CUDA_CHECK_LAUNCH("gmsd_gradient_map_kernel");

@@ -11,6 +11,7 @@
 
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/check.hpp"
+#include "kernel_utils.cuh"
 #include "hourglass/math/image_losses.hpp"
 #include "hourglass/ops/check.hpp"
 #include "hourglass/ops/gradient_difference.hpp"
@@ -21,30 +22,7 @@ namespace {
 
 constexpr int gd_threads = 256;  // a multiple of 32 (block_sum)
 
-/// Blocks for a grid-stride pass over `work` items: capped at one full wave (8 blocks of 256 per SM).
-int gd_blocks(const cuda& be, std::int64_t work) {
-    int sms = 0;
-    HG_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device_index()));
-    const std::int64_t cap = static_cast<std::int64_t>(std::max(sms, 1)) * 8;
-    return static_cast<int>(std::clamp<std::int64_t>((work + gd_threads - 1) / gd_threads, 1, cap));
-}
-
 }  // namespace
-
-/// Sum of v over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
-__device__ double gd_block_sum(double v) {
-    __shared__ double warp_sums[32];
-    const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    __syncthreads();
-    if (lane == 0) warp_sums[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < blockDim.x / 32 ? warp_sums[lane] : 0.0;
-        for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    }
-    return v;
-}
 
 /// (h, w, c) of pixel q within one image.
 struct pixel_pos {
@@ -71,7 +49,7 @@ __global__ void gradient_difference_partials_kernel(const float* pred, const flo
         acc += k.x * static_cast<double>(d.x) + k.y * static_cast<double>(d.y) + k.xx * static_cast<double>(d.xx) +
                k.yy * static_cast<double>(d.yy);
     }
-    acc = gd_block_sum(acc);
+    acc = block_sum(acc);
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
@@ -79,7 +57,7 @@ __global__ void gradient_difference_partials_kernel(const float* pred, const flo
 __global__ void gradient_difference_finish_kernel(const double* partial, int parts, float* value) {
     double acc = 0.0;
     for (int i = static_cast<int>(threadIdx.x); i < parts; i += static_cast<int>(blockDim.x)) acc += partial[i];
-    acc = gd_block_sum(acc);
+    acc = block_sum(acc);
     if (threadIdx.x == 0) value[0] = static_cast<float>(acc);
 }
 
@@ -106,7 +84,7 @@ void gradient_difference_forward(const cuda& be, const tensor& pred, const tenso
     detail::check_gradient_difference<cuda>(pred, target, tv, tv2);
     detail::check_gradient_difference_value<cuda>(value);
     const shape& s = pred.shape();
-    const int blocks = cuda_impl::gd_blocks(be, s.numel());
+    const int blocks = cuda_impl::grid_blocks(be, s.numel(), cuda_impl::gd_threads);
     auto* partial = static_cast<double*>(be.workspace(static_cast<std::size_t>(blocks) * sizeof(double)));
     const auto stream = static_cast<cudaStream_t>(be.stream());
     cuda_impl::gradient_difference_partials_kernel<<<blocks, cuda_impl::gd_threads, 0, stream>>>(
@@ -123,7 +101,7 @@ void gradient_difference_backward(const cuda& be, const tensor& pred, const tens
     detail::check_arg<cuda>(dpred, pred.shape(), "gradient_difference", "dpred");
     const shape& s = pred.shape();
     const auto stream = static_cast<cudaStream_t>(be.stream());
-    cuda_impl::gradient_difference_backward_kernel<<<cuda_impl::gd_blocks(be, s.numel()), cuda_impl::gd_threads, 0,
+    cuda_impl::gradient_difference_backward_kernel<<<cuda_impl::grid_blocks(be, s.numel(), cuda_impl::gd_threads), cuda_impl::gd_threads, 0,
                                                      stream>>>(
         pred.data(), target.data(), static_cast<int>(s.h()), static_cast<int>(s.w()), static_cast<int>(s.c()), s.numel(),
         detail::gradient_difference_coefs<float>(s, tv, tv2, weight), dpred.data());

@@ -15,6 +15,7 @@
 
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/check.hpp"
+#include "kernel_utils.cuh"
 #include "hourglass/math/image_losses.hpp"
 #include "hourglass/ops/check.hpp"
 #include "hourglass/ops/laplacian_pyramid.hpp"
@@ -25,24 +26,7 @@ namespace {
 
 constexpr int lp_threads = 256;  // a multiple of 32 (block_sum)
 
-std::size_t lp_align(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 }  // namespace
-
-/// Sum of v over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
-__device__ double lp_block_sum(double v) {
-    __shared__ double warp_sums[32];
-    const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    __syncthreads();
-    if (lane == 0) warp_sums[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < blockDim.x / 32 ? warp_sums[lane] : 0.0;
-        for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    }
-    return v;
-}
 
 /// Extents of one level and the decomposition of a flat index into (image, h, w, c).
 struct level_dims {
@@ -82,7 +66,7 @@ __global__ void lp_blur_kernel(const float* x, level_dims d, math::gaussian_taps
         acc += k * fabs(static_cast<double>(x[i] - fi));
     }
     if (partial != nullptr) {
-        acc = lp_block_sum(acc);
+        acc = block_sum(acc);
         if (threadIdx.x == 0) partial[blockIdx.x] = acc;
     }
 }
@@ -100,7 +84,7 @@ __global__ void lp_pool_kernel(const float* f, level_dims from, level_dims to, f
 __global__ void lp_abs_kernel(const float* x, std::int64_t count, double k, double* partial) {
     double acc = 0.0;
     HG_LP_GRID_STRIDE(i, count) acc += k * fabs(static_cast<double>(x[i]));
-    acc = lp_block_sum(acc);
+    acc = block_sum(acc);
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
@@ -108,7 +92,7 @@ __global__ void lp_abs_kernel(const float* x, std::int64_t count, double k, doub
 __global__ void lp_finish_kernel(const double* partial, int parts, float* value) {
     double acc = 0.0;
     for (int i = static_cast<int>(threadIdx.x); i < parts; i += static_cast<int>(blockDim.x)) acc += partial[i];
-    acc = lp_block_sum(acc);
+    acc = block_sum(acc);
     if (threadIdx.x == 0) value[0] = static_cast<float>(acc);
 }
 
@@ -158,12 +142,6 @@ level_dims dims_of(const ops::detail::pyramid_geometry& g, int l) {
     return {g.h[i], g.w[i], static_cast<int>(g.c), g.count[i]};
 }
 
-int multiprocessors(const cuda& be) {
-    int sms = 0;
-    HG_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device_index()));
-    return sms;
-}
-
 /// Builds x_0 = pred - target, ..., x_levels in `levels_buf` (blurs through `blur`). With
 /// partial != nullptr, writes the weighted |band| partial sums of every level, level after level
 /// (blocks[l] of them for level l).
@@ -211,8 +189,8 @@ void laplacian_pyramid_forward(const cuda& be, const tensor& pred, const tensor&
         parts += blocks.back();
     }
     // One workspace: partials | all levels | the blur of level 0's size.
-    const std::size_t partial_bytes = cuda_impl::lp_align(static_cast<std::size_t>(parts) * sizeof(double));
-    const std::size_t levels_bytes = cuda_impl::lp_align(static_cast<std::size_t>(g.total) * sizeof(float));
+    const std::size_t partial_bytes = cuda_impl::align_up(static_cast<std::size_t>(parts) * sizeof(double));
+    const std::size_t levels_bytes = cuda_impl::align_up(static_cast<std::size_t>(g.total) * sizeof(float));
     auto* base = static_cast<char*>(
         be.workspace(partial_bytes + levels_bytes + static_cast<std::size_t>(g.count[0]) * sizeof(float)));
     auto* partial = reinterpret_cast<double*>(base);
@@ -234,8 +212,8 @@ void laplacian_pyramid_backward(const cuda& be, const tensor& pred, const tensor
     std::vector<int> blocks;
     for (int l = 0; l <= levels; ++l) blocks.push_back(cuda_impl::lp_blocks(sms, g.count[static_cast<std::size_t>(l)]));
     // One workspace: all levels | blur, u, v (level 0's size each) | g (level 1's size).
-    const std::size_t n0 = cuda_impl::lp_align(static_cast<std::size_t>(g.count[0]) * sizeof(float));
-    const std::size_t levels_bytes = cuda_impl::lp_align(static_cast<std::size_t>(g.total) * sizeof(float));
+    const std::size_t n0 = cuda_impl::align_up(static_cast<std::size_t>(g.count[0]) * sizeof(float));
+    const std::size_t levels_bytes = cuda_impl::align_up(static_cast<std::size_t>(g.total) * sizeof(float));
     auto* base = static_cast<char*>(
         be.workspace(levels_bytes + 3 * n0 + static_cast<std::size_t>(g.count[1]) * sizeof(float)));
     auto* levels_buf = reinterpret_cast<float*>(base);

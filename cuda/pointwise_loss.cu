@@ -16,6 +16,7 @@
 
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/check.hpp"
+#include "kernel_utils.cuh"
 #include "hourglass/math/pointwise_losses.hpp"
 #include "hourglass/ops/check.hpp"
 #include "hourglass/ops/pointwise_loss.hpp"
@@ -27,37 +28,9 @@ namespace {
 constexpr int loss_threads = 256;  // a multiple of 32, at most 1024 (the block reductions' limits)
 constexpr int max_partials = 1024;
 
-int multiprocessors(const cuda& be) {
-    int sms = 0;
-    HG_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device_index()));
-    return std::max(sms, 1);
-}
-
-/// Blocks for `work` items, one per thread, capped at one full wave (8 blocks of 256 threads per SM)
-/// and at `cap`; at least one.
-int grid_for(const cuda& be, std::int64_t work, std::int64_t cap) {
-    const std::int64_t needed = (work + loss_threads - 1) / loss_threads;
-    const std::int64_t wave = std::int64_t{multiprocessors(be)} * 8;
-    return static_cast<int>(std::clamp<std::int64_t>(needed, 1, std::min(cap, wave)));
-}
-
 std::int64_t misalignment(const float* p) { return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(p) % 16); }
 
 }  // namespace
-
-/// Sums v over the block; the result is valid in thread 0. blockDim.x must be a multiple of 32.
-__device__ double block_sum(double v) {
-    __shared__ double warp_sums[32];
-    const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    if (lane == 0) warp_sums[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < blockDim.x / 32 ? warp_sums[lane] : 0.0;
-        for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-    }
-    return v;
-}
 
 /// Stage 1 of the forward: partial[blockIdx.x] = sum of term.value(pred[i] - target[i]) over this
 /// block's share. With Vector, elements [head, head + 4 * groups) are read as float4 from both
@@ -142,7 +115,7 @@ void launch_pointwise_forward(const cuda& be, const Term& term, const float* pre
     const bool vector = misalignment(pred) == misalignment(target);
     const std::int64_t head = vector ? std::min(count, (16 - misalignment(pred)) % 16 / 4) : 0;
     const std::int64_t groups = vector ? (count - head) / 4 : 0;
-    const int blocks = grid_for(be, vector ? groups : count, max_partials);
+    const int blocks = grid_blocks(be, vector ? groups : count, loss_threads, max_partials);
     auto* partial = static_cast<double*>(be.workspace(static_cast<std::size_t>(blocks) * sizeof(double)));
     if (vector) {
         // One block has enough threads for the up to 3 head and 3 tail elements.
@@ -161,11 +134,11 @@ void launch_pointwise_backward(const cuda& be, const Term& term, float scale, co
                                std::int64_t count, float* dpred) {
     const auto stream = static_cast<cudaStream_t>(be.stream());
     if (misalignment(pred) == 0 && misalignment(target) == 0 && misalignment(dpred) == 0) {
-        pointwise_backward_vec4_kernel<<<grid_for(be, count / 4, INT32_MAX), loss_threads, 0, stream>>>(
+        pointwise_backward_vec4_kernel<<<grid_blocks(be, count / 4, loss_threads, INT32_MAX), loss_threads, 0, stream>>>(
             term, scale, pred, target, count, dpred);
         HG_CUDA_CHECK_LAUNCH("pointwise_backward_vec4_kernel");
     } else {
-        pointwise_backward_scalar_kernel<<<grid_for(be, count, INT32_MAX), loss_threads, 0, stream>>>(
+        pointwise_backward_scalar_kernel<<<grid_blocks(be, count, loss_threads, INT32_MAX), loss_threads, 0, stream>>>(
             term, scale, pred, target, count, dpred);
         HG_CUDA_CHECK_LAUNCH("pointwise_backward_scalar_kernel");
     }
