@@ -55,7 +55,7 @@ __global__ void lp_difference_kernel(const float* pred, const float* target, std
 }
 
 /// f = blur(x); with partial != nullptr, partial[blockIdx.x] = sum k * |x - f| over this block's share.
-__global__ void lp_blur_kernel(const float* x, level_dims d, math::gaussian_taps<float> taps, double k, float* f,
+__global__ void lp_blur_kernel(const float* x, level_dims d, math::pyramid_taps<float> taps, double k, float* f,
                                double* partial) {
     const std::int64_t image = d.image();
     double acc = 0.0;
@@ -102,7 +102,7 @@ __global__ void lp_last_gradient_kernel(const float* x, std::int64_t count, floa
 }
 
 /// u = k * sign(x - blur(x)); v = P^T g_next - u.
-__global__ void lp_residual_kernel(const float* x, level_dims d, level_dims next, math::gaussian_taps<float> taps,
+__global__ void lp_residual_kernel(const float* x, level_dims d, level_dims next, math::pyramid_taps<float> taps,
                                    float k, const float* g_next, float* u, float* v) {
     const std::int64_t image = d.image(), image2 = next.image();
     HG_LP_GRID_STRIDE(i, d.count) {
@@ -114,7 +114,7 @@ __global__ void lp_residual_kernel(const float* x, level_dims d, level_dims next
 }
 
 /// out = u + B^T v, or out += u + B^T v when accumulate (level 0, into dpred).
-__global__ void lp_gather_kernel(const float* u, const float* v, level_dims d, math::gaussian_taps<float> taps,
+__global__ void lp_gather_kernel(const float* u, const float* v, level_dims d, math::pyramid_taps<float> taps,
                                  bool accumulate, float* out) {
     const std::int64_t image = d.image();
     HG_LP_GRID_STRIDE(i, d.count) {
@@ -145,7 +145,7 @@ level_dims dims_of(const ops::detail::pyramid_geometry& g, int l) {
 /// Builds x_0 = pred - target, ..., x_levels in `levels_buf` (blurs through `blur`). With
 /// partial != nullptr, writes the weighted |band| partial sums of every level, level after level
 /// (blocks[l] of them for level l).
-void build_pyramid(const cuda& be, const ops::detail::pyramid_geometry& g, const math::gaussian_taps<float>& taps,
+void build_pyramid(const cuda& be, const ops::detail::pyramid_geometry& g, const math::pyramid_taps<float>& taps,
                    const tensor& pred, const tensor& target, float* levels_buf, float* blur,
                    const std::vector<int>& blocks, double* partial) {
     const auto stream = static_cast<cudaStream_t>(be.stream());
@@ -180,7 +180,7 @@ void laplacian_pyramid_forward(const cuda& be, const tensor& pred, const tensor&
     detail::check_laplacian_pyramid<cuda>(pred, target, levels, sigma);
     detail::check_laplacian_pyramid_value<cuda>(value);
     const auto g = detail::pyramid_of(pred.shape(), levels);
-    const auto taps = math::make_gaussian_taps<float>(sigma);
+    const auto taps = math::make_pyramid_taps<float>(sigma);
     const int sms = cuda_impl::multiprocessors(be);
     std::vector<int> blocks;
     int parts = 0;
@@ -207,7 +207,7 @@ void laplacian_pyramid_backward(const cuda& be, const tensor& pred, const tensor
     detail::check_laplacian_pyramid<cuda>(pred, target, levels, sigma);
     detail::check_arg<cuda>(dpred, pred.shape(), "laplacian_pyramid", "dpred");
     const auto g = detail::pyramid_of(pred.shape(), levels);
-    const auto taps = math::make_gaussian_taps<float>(sigma);
+    const auto taps = math::make_pyramid_taps<float>(sigma);
     const int sms = cuda_impl::multiprocessors(be);
     std::vector<int> blocks;
     for (int l = 0; l <= levels; ++l) blocks.push_back(cuda_impl::lp_blocks(sms, g.count[static_cast<std::size_t>(l)]));

@@ -161,7 +161,7 @@ TEST_CASE("pointwise losses: log_cosh is accurate for large and tiny differences
     }
 }
 
-TEST_CASE("pointwise losses: charbonnier with alpha = 1 is sqrt(d^2 + beta^2) - beta; its gradient tends to sign(d)") {
+TEST_CASE("pointwise losses: charbonnier with alpha = 1 is sqrt(d^2 + beta^2) - beta, its gradient tends to sign(d)") {
     hg::cpu64 be(1);
     const double beta = 0.01;
     const losses::charbonnier loss(1.0, beta);
@@ -358,7 +358,7 @@ TEST_CASE_TEMPLATE("pointwise losses: face_mask weighting matches the reference"
     check_face_mask<T>(losses::mae{}, hg::ref::mae_ref(), {0.0, 0.5, 0.0}, 1);
 }
 
-TEST_CASE("pointwise losses: face_mask without eye and mouth terms needs no eye or mouth mask; labels") {
+TEST_CASE("pointwise losses: face_mask without eye and mouth terms needs no eye or mouth mask, labels") {
     hg::cpu be(1);
     const shape s{2, 4, 4, 3};
     const auto p = random_tensor<float>(s, 1, 0.0, 1.0);

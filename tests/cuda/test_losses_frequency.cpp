@@ -176,7 +176,7 @@ TEST_CASE("cuda focal_frequency: identical images give exactly 0 and leave the g
     CHECK(hg::test::max_abs_difference(download_guarded(be, g), before) == 0.0);
 }
 
-TEST_CASE("cuda focal_frequency: plans are cached per shape and per backend; no allocation once warm") {
+TEST_CASE("cuda focal_frequency: plans are cached per shape and per backend, no allocation once warm") {
     hg::cuda be;
     const hg::losses::focal_frequency loss;
     const shape a{2, 64, 64, 3}, b{1, 24, 20, 1};

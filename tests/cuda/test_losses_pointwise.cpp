@@ -159,7 +159,7 @@ TEST_CASE("cuda pointwise losses: mask loss matches the CPU") {
     }
 }
 
-TEST_CASE("cuda pointwise losses: linf ties across blocks go to the first pixel; NaN propagates") {
+TEST_CASE("cuda pointwise losses: linf ties across blocks go to the first pixel, NaN propagates") {
     hg::cuda be;
     hg::cpu host;
     // Every |d| = 0.25 exactly: each plane is one big tie spread over many blocks.

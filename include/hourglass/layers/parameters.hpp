@@ -34,6 +34,14 @@ struct param_entry {
     std::int64_t fan_in = 0;
     std::int64_t fan_out = 0;
     std::int64_t offset = 0;  // in elements, into the flat buffers (multiple of param_layout::alignment)
+
+    /// Whether weight decay applies to this tensor by default: not to 1-D tensors (biases), by the
+    /// usual convention (decaying a bias only shifts activations). Optimizers group by this flag.
+    bool decays_by_default() const { return shape.rank() > 1; }
+    /// Elements of the flat buffers this entry occupies, its alignment padding included.
+    std::int64_t padded_size() const {
+        return (shape.numel() + 15) / 16 * 16;  // param_layout::alignment = 16
+    }
 };
 
 class param_layout {
@@ -134,6 +142,15 @@ public:
     const tensor_type& grads() const { return grads_; }
     tensor_type value(std::size_t i) const { return values_.slice(entry(i).offset, entry(i).shape); }
     tensor_type grad(std::size_t i) const { return grads_.slice(entry(i).offset, entry(i).shape); }
+    /// Number of named parameter tensors.
+    std::size_t size() const { return layout_.entries().size(); }
+    /// The index of the tensor called `name` (e.g. "model/0:conv2d<16, 3, 2>.w"); throws hg::error
+    /// when there is none.
+    std::size_t index_of(const std::string& name) const {
+        for (std::size_t i = 0; i < layout_.entries().size(); ++i)
+            if (layout_.entries()[i].name == name) return i;
+        throw error("parameters: no tensor named '" + name + "'");
+    }
     const param_entry& entry(std::size_t i) const {
         if (i >= layout_.entries().size()) throw error("parameters: index " + std::to_string(i) + " out of range");
         return layout_.entries()[i];

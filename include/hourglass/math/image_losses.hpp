@@ -10,8 +10,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "hourglass/core/config.hpp"
+#include "hourglass/math/gaussian.hpp"
+#include "hourglass/math/sign.hpp"
 
 namespace hg::math {
 
@@ -60,12 +63,6 @@ HG_HOST_DEVICE inline int stencil_readers(int i, int n, int* out, int* tap) {
             }
     }
     return k;
-}
-
-/// sign(x) in {-1, 0, 1}: the derivative of |x| (0 at the kink, the subgradient both backends use).
-template <class T>
-HG_HOST_DEVICE inline T sign_of(T x) {
-    return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
 }
 
 // ---- GMSD: Prewitt gradients (reflect padding), magnitude, similarity -------------------------
@@ -221,27 +218,22 @@ HG_HOST_DEVICE inline T gradient_difference_grad_at(const T* p, const T* t, int 
 inline constexpr int pyramid_radius = 2;
 
 template <class T>
-struct gaussian_taps {
+struct pyramid_taps {
     T w[2 * pyramid_radius + 1];
 };
 
 /// The normalised 1-D taps exp(-a^2 / (2 sigma^2)) / sum, a = -2..2, computed in double.
 template <class T>
-inline gaussian_taps<T> make_gaussian_taps(double sigma) {
-    double v[2 * pyramid_radius + 1];
-    double sum = 0.0;
-    for (int a = -pyramid_radius; a <= pyramid_radius; ++a) {
-        v[a + pyramid_radius] = std::exp(-static_cast<double>(a * a) / (2.0 * sigma * sigma));
-        sum += v[a + pyramid_radius];
-    }
-    gaussian_taps<T> g{};
-    for (int k = 0; k < 2 * pyramid_radius + 1; ++k) g.w[k] = static_cast<T>(v[k] / sum);
+inline pyramid_taps<T> make_pyramid_taps(double sigma) {
+    const std::vector<double> v = gaussian_taps(2 * pyramid_radius + 1, sigma);
+    pyramid_taps<T> g{};
+    for (int k = 0; k < 2 * pyramid_radius + 1; ++k) g.w[k] = static_cast<T>(v[static_cast<std::size_t>(k)]);
     return g;
 }
 
 /// The blurred image at (h, w, c): sum_a g[a] sum_b g[b] x[h+a, w+b], edges replicated.
 template <class T>
-HG_HOST_DEVICE inline T blur_at(const T* img, int hh, int ww, int cc, int h, int w, int c, const gaussian_taps<T>& g) {
+HG_HOST_DEVICE inline T blur_at(const T* img, int hh, int ww, int cc, int h, int w, int c, const pyramid_taps<T>& g) {
     T acc = T(0);
     for (int a = -pyramid_radius; a <= pyramid_radius; ++a) {
         const int r = pad_index<pad_mode::replicate>(h + a, hh);
@@ -257,7 +249,7 @@ HG_HOST_DEVICE inline T blur_at(const T* img, int hh, int ww, int cc, int h, int
 /// gradient of the output that read it.
 template <class T>
 HG_HOST_DEVICE inline T blur_transpose_at(const T* v, int hh, int ww, int cc, int i, int j, int c,
-                                          const gaussian_taps<T>& g) {
+                                          const pyramid_taps<T>& g) {
     constexpr int most = (2 * pyramid_radius + 1) * (2 * pyramid_radius + 1);
     int rows[most], row_taps[most], cols[most], col_taps[most];
     const int nr = stencil_readers<pad_mode::replicate, pyramid_radius>(i, hh, rows, row_taps);
@@ -290,7 +282,7 @@ HG_HOST_DEVICE inline T pool_transpose_at(const T* g, int hh2, int ww2, int cc, 
 
 /// The band of one pyramid level at (h, w, c): x - blur(x).
 template <class T>
-HG_HOST_DEVICE inline T band_at(const T* img, int hh, int ww, int cc, int h, int w, int c, const gaussian_taps<T>& g) {
+HG_HOST_DEVICE inline T band_at(const T* img, int hh, int ww, int cc, int h, int w, int c, const pyramid_taps<T>& g) {
     return pixel(img, ww, cc, h, w, c) - blur_at(img, hh, ww, cc, h, w, c, g);
 }
 

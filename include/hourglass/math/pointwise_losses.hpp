@@ -9,15 +9,9 @@
 #include <cmath>
 
 #include "hourglass/core/config.hpp"
+#include "hourglass/math/sign.hpp"
 
 namespace hg::math {
-
-/// sign(d): 1 for d > 0, -1 for d < 0, d itself for d == +-0 (so 0) and for NaN (so a NaN input gives
-/// a NaN gradient instead of a silent 0).
-template <class T>
-HG_HOST_DEVICE T sign_of(T d) {
-    return d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
-}
 
 /// MAE (L1): value |d|; grad sign(d) (0 at d == 0, the subgradient of the kink).
 struct mae_fn {

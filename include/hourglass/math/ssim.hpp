@@ -15,26 +15,12 @@
 #include <vector>
 
 #include "hourglass/core/config.hpp"
+#include "hourglass/math/gaussian.hpp"
 
 namespace hg::math {
 
 /// Largest window the ops accept (the CUDA kernels keep the taps in registers).
 constexpr int ssim_max_window = 11;
-
-/// The normalised 1-D Gaussian taps w_k = exp(-(k - (size-1)/2)^2 / (2 sigma^2)) / sum, k < size.
-/// For size 11 and sigma 1.5 these are scipy's gaussian_filter weights (truncate 3.5, radius 5) and
-/// tf.image.ssim's; the 2-D window is their outer product.
-inline std::vector<double> gaussian_taps(int size, double sigma) {
-    std::vector<double> g(static_cast<std::size_t>(size));
-    double sum = 0.0;
-    for (int k = 0; k < size; ++k) {
-        const double d = k - (size - 1) / 2.0;
-        g[static_cast<std::size_t>(k)] = std::exp(-d * d / (2.0 * sigma * sigma));
-        sum += g[static_cast<std::size_t>(k)];
-    }
-    for (double& v : g) v /= sum;
-    return g;
-}
 
 /// Half-sample symmetric reflection (scipy 'reflect', d c b a | a b c d) of index j into [0, n),
 /// for j in [-n, 2n): one fold suffices because the image is never smaller than the window.

@@ -120,7 +120,7 @@ void for_each_pixel(const cpu_backend<T>& be, std::int64_t n_, int hh, int ww, s
 /// `blur_buf`). With sums != nullptr, also sums[l] = sum |band_l| in double, added per row in
 /// row order.
 template <class T>
-void build_pyramid(const cpu_backend<T>& be, const pyramid_geometry& g, const math::gaussian_taps<T>& taps,
+void build_pyramid(const cpu_backend<T>& be, const pyramid_geometry& g, const math::pyramid_taps<T>& taps,
                    const basic_tensor<T>& pred, const basic_tensor<T>& target, T* levels_buf, T* blur_buf,
                    std::vector<double>* sums) {
     const T* p = pred.data();
@@ -167,7 +167,7 @@ void laplacian_pyramid_forward(const cpu_backend<T>& be, const basic_tensor<T>& 
     detail::check_laplacian_pyramid<cpu_backend<T>>(pred, target, levels, sigma);
     detail::check_laplacian_pyramid_value<cpu_backend<T>>(value);
     const auto g = detail::pyramid_of(pred.shape(), levels);
-    const auto taps = math::make_gaussian_taps<T>(sigma);
+    const auto taps = math::make_pyramid_taps<T>(sigma);
     T* levels_buf = be.scratch(static_cast<std::size_t>(g.total + g.count[0]));
     std::vector<double> sums;
     detail::build_pyramid(be, g, taps, pred, target, levels_buf, levels_buf + g.total, &sums);
@@ -183,7 +183,7 @@ void laplacian_pyramid_backward(const cpu_backend<T>& be, const basic_tensor<T>&
     detail::check_laplacian_pyramid<cpu_backend<T>>(pred, target, levels, sigma);
     detail::check_arg<cpu_backend<T>>(dpred, pred.shape(), "laplacian_pyramid", "dpred");
     const auto g = detail::pyramid_of(pred.shape(), levels);
-    const auto taps = math::make_gaussian_taps<T>(sigma);
+    const auto taps = math::make_pyramid_taps<T>(sigma);
     const std::int64_t n0 = g.count[0], n1 = g.count[1];
     // One scratch buffer: all levels | blur (level 0 size) | u | v (level 0 size) | g (level 1 size).
     T* levels_buf = be.scratch(static_cast<std::size_t>(g.total + 3 * n0 + n1));
