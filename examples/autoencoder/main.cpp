@@ -1,7 +1,8 @@
 // hourglass-autoencoder: the smallest complete use of the library. It generates 32x32 RGB images
 // (soft coloured discs on gradient backgrounds, deterministic by seed), trains a small convolutional
-// autoencoder on them on the CPU backend with mean-squared error and SGD with momentum, and prints
-// the training loss and the loss on held-out images as they fall.
+// autoencoder on them on the CPU backend with the library's mean-squared-error loss
+// (hg::losses::mse) and SGD with momentum (hg::optim), and prints the training loss and the loss on
+// held-out images as they fall.
 //
 //   hourglass-autoencoder [--steps N] [--batch B] [--lr LR] [--seed S] [--threads T]
 #include <algorithm>
@@ -83,18 +84,6 @@ hg::tensor make_batch(std::uint64_t seed, std::uint64_t first, int count) {
     return t;
 }
 
-/// Mean squared error, and its gradient 2 (y - x) / numel written into dy.
-double mse(const hg::tensor& y, const hg::tensor& x, const hg::tensor* dy) {
-    double sum = 0.0;
-    const float scale = 2.f / static_cast<float>(y.numel());
-    for (std::int64_t i = 0; i < y.numel(); ++i) {
-        const float d = y[i] - x[i];
-        sum += static_cast<double>(d) * d;
-        if (dy) (*dy)[i] = scale * d;
-    }
-    return sum / static_cast<double>(y.numel());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,14 +94,21 @@ int main(int argc, char** argv) {
         std::printf("autoencoder: %lld parameters, %d threads, batch %d, %d steps\n",
                     static_cast<long long>(net.parameter_count()), be.threads(), o.batch, o.steps);
 
-        // SGD with momentum over the flat parameter buffer: v = 0.9 v + g; w -= lr v.
-        const auto& params = net.params();
-        auto velocity = be.empty(params.values().shape());
-        hg::ops::fill(be, velocity, 0.f);
+        // SGD with momentum over the flat parameter buffer: v = 0.9 v + g; w -= lr v. The NaN guard
+        // is on: a step with a non-finite gradient is skipped and counted, never applied.
+        hg::optim::settings settings;
+        settings.rule = hg::optim::sgd(o.lr, 0.9);
+        hg::optim::optimizer<hg::cpu> opt(net, settings);
+        const hg::losses::mse mse;
+        auto value = be.empty(hg::shape{1});
+        auto loss_of = [&](const hg::tensor& y, const hg::tensor& x) {
+            mse.forward(be, y, x, value);
+            return hg::losses::detail::read_scalar(be, value);
+        };
 
         const std::uint64_t held_out_first = 1u << 30;  // images never used for training
         const auto held_out = make_batch(o.seed, held_out_first, 64);
-        auto eval = [&]() { return mse(net.forward(held_out), held_out, nullptr); };
+        auto eval = [&]() { return loss_of(net.forward(held_out), held_out); };
         const double initial = eval();
         std::printf("step %5d  held-out loss %.5f\n", 0, initial);
 
@@ -121,13 +117,14 @@ int main(int argc, char** argv) {
         double last_eval = initial;
         for (int step = 1; step <= o.steps; ++step) {
             const auto x = make_batch(o.seed, static_cast<std::uint64_t>(step) * o.batch, o.batch);
-            const double loss = mse(net.forward(x), x, &dy);
+            const hg::tensor& y = net.forward(x);
+            const double loss = loss_of(y, x);
             if (!std::isfinite(loss)) throw hg::error("training diverged: the loss is not finite at step " + std::to_string(step));
+            hg::ops::fill(be, dy, 0.f);
+            mse.backward(be, y, x, 1.0, dy);  // dy = dL/dy (backward adds into dy)
             net.zero_grad();
             net.backward(dy);
-            hg::ops::scale(be, 0.9f, velocity);
-            hg::ops::axpy(be, 1.f, params.grads(), velocity);
-            hg::ops::axpy(be, -o.lr, velocity, params.values());
+            opt.step();
             if (step % 100 == 0 || step == o.steps) {
                 last_eval = eval();
                 const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -136,6 +133,8 @@ int main(int argc, char** argv) {
             }
         }
         std::printf("held-out loss fell from %.5f to %.5f (%.1fx lower)\n", initial, last_eval, initial / last_eval);
+        if (opt.skipped_steps() > 0)
+            std::printf("%lld steps skipped for a non-finite gradient\n", static_cast<long long>(opt.skipped_steps()));
         return last_eval < initial ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "hourglass-autoencoder: %s\n", e.what());

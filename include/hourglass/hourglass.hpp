@@ -10,6 +10,7 @@
 #include "hourglass/core/tensor.hpp"
 #include "hourglass/cpu/backend.hpp"
 #include "hourglass/data/augment.hpp"
+#include "hourglass/data/augmented_producer.hpp"
 #include "hourglass/data/batch_loader.hpp"
 #include "hourglass/data/dataset.hpp"
 #include "hourglass/data/image_io.hpp"
