@@ -16,45 +16,15 @@
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/hourglass.hpp"
 #include "hourglass/math/activations.hpp"
+#include "cuda/device_views.hpp"
 #include "support/test_support.hpp"
 
 namespace {
 
-constexpr float nan_value = std::numeric_limits<float>::quiet_NaN();
-constexpr std::int64_t guard = 4;  // NaN elements after every device view
-
-/// A device view of a tensor at element `offset` inside a NaN-filled device buffer.
-struct device_view {
-    hg::tensor buffer;
-    hg::tensor view;
-    std::int64_t offset = 0;
-};
-
-device_view upload(const hg::cuda& be, const hg::tensor& host, std::int64_t offset) {
-    const std::int64_t n = host.numel();
-    auto whole = hg::tensor::full(hg::shape{offset + n + guard}, nan_value);
-    std::copy(host.data(), host.data() + n, whole.data() + offset);
-    auto buffer = be.to_device(whole);
-    auto view = buffer.slice(offset, host.shape());
-    return {buffer, view, offset};
-}
-
-device_view poisoned(const hg::cuda& be, const hg::shape& s, std::int64_t offset) {
-    return upload(be, hg::tensor::full(s, nan_value), offset);
-}
-
-/// The view's elements on the host; CHECKs that every element around the view is still NaN.
-hg::tensor download(const hg::cuda& be, const device_view& d) {
-    const auto whole = be.to_host(d.buffer);
-    const std::int64_t n = d.view.numel();
-    std::int64_t touched = 0;
-    for (std::int64_t i = 0; i < whole.numel(); ++i)
-        if ((i < d.offset || i >= d.offset + n) && !std::isnan(whole[i])) ++touched;
-    CHECK(touched == 0);
-    auto out = hg::tensor::empty(d.view.shape());
-    std::copy(whole.data() + d.offset, whole.data() + d.offset + n, out.data());
-    return out;
-}
+using hg::test::device_view;
+using hg::test::download;
+using hg::test::poisoned;
+using hg::test::upload;
 
 /// Index of the first element whose bits differ, or -1 when the tensors are identical.
 std::int64_t first_difference(const hg::tensor& got, const hg::tensor& want) {

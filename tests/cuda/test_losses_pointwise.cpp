@@ -29,6 +29,7 @@
 #include "hourglass/losses/mask_loss.hpp"
 #include "hourglass/losses/pointwise.hpp"
 #include "hourglass/ops/mask.hpp"
+#include "cuda/device_views.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -37,35 +38,9 @@ using hg::shape;
 namespace losses = hg::losses;
 
 constexpr float nan_value = std::numeric_limits<float>::quiet_NaN();
-constexpr std::int64_t guard = 4;  // NaN elements after every device view
-
-struct device_view {
-    hg::tensor buffer;
-    hg::tensor view;
-    std::int64_t offset = 0;
-};
-
-/// A device view of `host` at element `offset` inside a NaN-filled device buffer.
-device_view upload(const hg::cuda& be, const hg::tensor& host, std::int64_t offset) {
-    const std::int64_t n = host.numel();
-    auto whole = hg::tensor::full(shape{offset + n + guard}, nan_value);
-    std::copy(host.data(), host.data() + n, whole.data() + offset);
-    auto buffer = be.to_device(whole);
-    return {buffer, buffer.slice(offset, host.shape()), offset};
-}
-
-/// The view's elements on the host; CHECKs that every element around the view is still NaN.
-hg::tensor download(const hg::cuda& be, const device_view& d) {
-    const auto whole = be.to_host(d.buffer);
-    const std::int64_t n = d.view.numel();
-    std::int64_t touched = 0;
-    for (std::int64_t i = 0; i < whole.numel(); ++i)
-        if ((i < d.offset || i >= d.offset + n) && !std::isnan(whole[i])) ++touched;
-    CHECK(touched == 0);
-    auto out = hg::tensor::empty(d.view.shape());
-    std::copy(whole.data() + d.offset, whole.data() + d.offset + n, out.data());
-    return out;
-}
+using hg::test::device_view;
+using hg::test::download;
+using hg::test::upload;
 
 double rel(double got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-30); }
 
@@ -146,9 +121,9 @@ TEST_CASE("cuda pointwise losses: mask loss matches the CPU") {
         auto want = hg::tensor::full(shape{1}, nan_value);
         loss.forward(host, p, t, want);
         const auto dp = upload(be, p, 1), dt = upload(be, t, 1);
-        const auto poisoned = upload(be, hg::tensor::full(shape{1}, nan_value), 0);
-        loss.forward(be, dp.view, dt.view, poisoned.view);
-        CHECK(rel(download(be, poisoned)[0], want[0]) <= 2e-6);
+        const auto poisoned_value = upload(be, hg::tensor::full(shape{1}, nan_value), 0);
+        loss.forward(be, dp.view, dt.view, poisoned_value.view);
+        CHECK(rel(download(be, poisoned_value)[0], want[0]) <= 2e-6);
         const auto start = hg::test::random_tensor<float>(s, 82);
         auto want_grad = start.clone();
         const double weight = static_cast<double>(s.numel());
