@@ -42,3 +42,7 @@
 #include "hourglass/ops/random.hpp"
 #include "hourglass/ops/reduce.hpp"
 #include "hourglass/optim/optimizer.hpp"
+#include "hourglass/train/checkpoint.hpp"
+#include "hourglass/train/checkpoint_store.hpp"
+#include "hourglass/train/crc32.hpp"
+#include "hourglass/train/json.hpp"
