@@ -1,0 +1,16 @@
+# Runs `hourglass-swap demo --iterations 3 --out OUT` on the CPU and checks that it succeeds and
+# writes preview.png and loss.png.
+file(REMOVE_RECURSE "${OUT}")
+execute_process(COMMAND "${EXE}" demo --iterations 3 --device cpu --out "${OUT}" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "hourglass-swap demo failed with exit status ${rc}")
+endif()
+foreach(f preview.png loss.png)
+  if(NOT EXISTS "${OUT}/${f}")
+    message(FATAL_ERROR "hourglass-swap demo did not write ${OUT}/${f}")
+  endif()
+  file(SIZE "${OUT}/${f}" size)
+  if(size LESS 100)
+    message(FATAL_ERROR "${OUT}/${f} is only ${size} bytes")
+  endif()
+endforeach()
