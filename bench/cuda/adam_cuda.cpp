@@ -21,15 +21,8 @@
 
 namespace {
 
-const hg::cuda& backend() {
-    static const hg::cuda be;
-    return be;
-}
-
-bool first_time(const std::string& key) {
-    static std::set<std::string> seen;
-    return seen.insert(key).second;
-}
+using hg::bench::backend;
+using hg::bench::first_time;
 
 hg::tensor random_device(std::int64_t n, std::uint64_t seed, float lo, float hi) {
     auto t = backend().empty(hg::shape{n});

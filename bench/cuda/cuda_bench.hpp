@@ -8,11 +8,13 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 #include <string>
 
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/device.hpp"
+#include "hourglass/cpu/backend.hpp"
 
 namespace hg::bench {
 
@@ -95,6 +97,25 @@ inline double measured_copy_bandwidth(const hg::cuda& be) {
     (void)cudaFree(b);
     cached = 2.0 * static_cast<double>(bytes) / (static_cast<double>(best) * 1e-3);
     return cached;
+}
+
+/// The CUDA backend every benchmark of a program shares (created on first use).
+inline const hg::cuda& backend() {
+    static const hg::cuda be;
+    return be;
+}
+
+/// The CPU backend the results are checked against.
+inline const hg::cpu& host() {
+    static const hg::cpu be;
+    return be;
+}
+
+/// True the first time `key` is seen: a benchmark validates its result once per problem, not once
+/// per repetition.
+inline bool first_time(const std::string& key) {
+    static std::set<std::string> seen;
+    return seen.insert(key).second;
 }
 
 }  // namespace hg::bench

@@ -20,15 +20,9 @@
 
 namespace {
 
-const hg::cuda& backend() {
-    static const hg::cuda be;
-    return be;
-}
-
-const hg::cpu& host() {
-    static const hg::cpu be;
-    return be;
-}
+using hg::bench::backend;
+using hg::bench::host;
+using hg::bench::first_time;
 
 hg::tensor random_device(const hg::shape& s, std::uint64_t seed) {
     auto t = backend().empty(s);
@@ -38,11 +32,6 @@ hg::tensor random_device(const hg::shape& s, std::uint64_t seed) {
 
 /// True the first time a key is seen: results are validated once per benchmark and size, not on
 /// every one of Google Benchmark's repeated calls.
-bool first_time(const std::string& key) {
-    static std::set<std::string> seen;
-    return seen.insert(key).second;
-}
-
 /// Compares a device result with the CPU's (max |difference| <= tolerance, NaN fails); on a
 /// mismatch reports it through SkipWithError and returns false.
 bool matches(benchmark::State& state, const hg::tensor& device_result, const hg::tensor& want, double tolerance) {

@@ -23,20 +23,9 @@
 
 namespace {
 
-const hg::cuda& backend() {
-    static const hg::cuda be;
-    return be;
-}
-
-const hg::cpu& host() {
-    static const hg::cpu be;
-    return be;
-}
-
-bool first_time(const std::string& key) {
-    static std::set<std::string> seen;
-    return seen.insert(key).second;
-}
+using hg::bench::backend;
+using hg::bench::host;
+using hg::bench::first_time;
 
 struct images {
     hg::tensor pred, target;  // device
