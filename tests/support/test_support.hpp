@@ -56,6 +56,23 @@ double relative_error(const basic_tensor<T>& a, const basic_tensor<U>& b) {
     return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
 }
 
+/// Relative error of what an accumulating op added to `start`: ||a - b|| / ||b - start||, in double.
+/// Comparing whole results instead lets a start of the same size as the addition cancel it in some
+/// elements, and a start much larger than the addition hides it under its own rounding.
+template <class T, class U, class V>
+double relative_error_of_added(const basic_tensor<T>& a, const basic_tensor<U>& b, const basic_tensor<V>& start) {
+    REQUIRE(a.numel() == b.numel());
+    REQUIRE(a.numel() == start.numel());
+    double num = 0.0, den = 0.0;
+    for (std::int64_t i = 0; i < a.numel(); ++i) {
+        const double x = static_cast<double>(a[i]), y = static_cast<double>(b[i]), s = static_cast<double>(start[i]);
+        if (!std::isfinite(x) || !std::isfinite(y)) return std::numeric_limits<double>::infinity();
+        num += (x - y) * (x - y);
+        den += (y - s) * (y - s);
+    }
+    return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
+}
+
 template <class T, class U>
 double max_abs_difference(const basic_tensor<T>& a, const basic_tensor<U>& b) {
     REQUIRE(a.numel() == b.numel());
