@@ -1,9 +1,10 @@
 // The face-swap autoencoder architectures of hourglass-swap, as layer specs: one shared encoder and
 // a decoder per identity. Layer sizes follow faceswap's plugins/train/model/{original, lightweight,
-// dfaker, dfl_h128}.py (Conv2DBlock = 5x5 stride-2 conv + leaky ReLU 0.1; UpscaleBlock = 3x3 conv
-// to 4F filters + leaky ReLU 0.1 + pixel shuffle; ResidualBlock = two 3x3 convs with a skip). 'slim'
-// and 'micro' are narrower variants of 'original' for the CPU: 'slim' is the CPU demo's model and
-// 'micro' (32 px) is for tests.
+// dfaker, dfl_h128}.py (github.com/deepfakes/faceswap; Conv2DBlock = 5x5 stride-2 conv + leaky ReLU
+// 0.1; UpscaleBlock = 3x3 conv to 4F filters + leaky ReLU 0.1 + pixel shuffle; ResidualBlock = two
+// 3x3 convs with leaky ReLU 0.2 and a skip, lib/model/nn_blocks.py). 'slim' and 'micro' are
+// narrower variants of 'original' for the CPU: 'slim' is the CPU demo's model and 'micro' (32 px)
+// is for tests.
 //
 // Each architecture has decoder<C>: the last layer is a 5x5 conv to C channels with a sigmoid. C = 3
 // is the face; C = 4 adds the learned mask head as a fourth channel. A 4-filter output conv with a
@@ -51,17 +52,28 @@ struct lightweight {
     using decoder = sequential<upscale<512>, upscale<256>, upscale<128>, conv2d<C, 5>, sigmoid>;
 };
 
-/// faceswap 'dfaker': the 'original' encoder (64 px in), a decoder with residual blocks, 128 px out.
+/// dfaker's upscale before a residual block: faceswap's UpscaleBlock(F, activation=None) followed by
+/// LeakyReLU(alpha=0.2), i.e. hg::upscale with slope 0.2 instead of 0.1 (the slope commutes with the
+/// pixel shuffle, which only moves values).
+template <int F>
+using upscale_lrelu02 = sequential<conv2d<4 * F, 3, 1, hg::initializer::icnr>, leaky_relu<0.2f>, hg::pixel_shuffle>;
+
+/// faceswap 'dfaker' at output_size 128 (deepfakes/faceswap, plugins/train/model/dfaker.py): the
+/// 'original' encoder (encoder_dim 1024) on 64 px input (output_size / 2); decoder from 8x8x512:
+/// Upscale 512 + LReLU 0.2 + Res 512, Upscale 256 + LReLU 0.2 + Res 256, Upscale 128 + LReLU 0.2 +
+/// Res 128, Upscale 64 (LReLU 0.1), 5x5 output conv: 128 px out.
 struct dfaker {
     static constexpr const char* name = "dfaker";
     static constexpr int input = 64, output = 128;
     using encoder = original::encoder;
     template <int C>
-    using decoder = sequential<upscale<512>, residual<512>, upscale<256>, residual<256>, upscale<128>, residual<128>,
-                               upscale<64>, conv2d<C, 5>, sigmoid>;
+    using decoder = sequential<upscale_lrelu02<512>, residual<512>, upscale_lrelu02<256>, residual<256>,
+                               upscale_lrelu02<128>, residual<128>, upscale<64>, conv2d<C, 5>, sigmoid>;
 };
 
-/// faceswap 'dfl_h128': 128 px in and out, a 512-wide bottleneck reshaped to 8x8x512.
+/// faceswap 'dfl_h128' (deepfakes/faceswap, plugins/train/model/dfl_h128.py, encoder_dim 512, not
+/// lowmem): 128 px in and out; Conv 128, 256, 512, 1024, Dense 512, Dense 8x8x512, Reshape, Upscale
+/// 512 (16x16x512); decoder Upscale 512, 256, 128 and a 5x5 output conv.
 struct dfl_h128 {
     static constexpr const char* name = "dfl-h128";
     static constexpr int input = 128, output = 128;

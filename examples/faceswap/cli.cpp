@@ -15,11 +15,13 @@ namespace {
 
 const char* usage =
     "usage:\n"
-    "  hourglass-swap demo  [--out DIR] [--iterations N] [--seed S] [--device auto|cpu|cuda] [--threads T]\n"
+    "  hourglass-swap demo  [--out DIR] [--iterations N] [--seed S] [--device auto|cpu|cuda] [--threads T] [--profile]\n"
     "  hourglass-swap train --a DIR --b DIR --model DIR [--arch original|lightweight|dfaker|dfl-h128|slim|micro]\n"
     "                       [--mask] [--batch 16] [--iterations N] [--loss ssim,mse] [--optimizer adam] [--lr 5e-5]\n"
     "                       [--device auto|cpu|cuda] [--threads T] [--save-every 250] [--preview-every N] [--seed S]\n"
+    "                       [--profile]\n"
     "  hourglass-swap swap  --model DIR --input DIR_OR_IMAGE --output DIR [--direction a2b|b2a] [--blend]\n"
+    "                       [--boxes FILE]\n"
     "                       [--device auto|cpu|cuda] [--threads T]\n"
     "  hourglass-swap info  --model DIR\n"
     "(docs/faceswap.md describes every option)\n";
@@ -73,6 +75,7 @@ int demo_cli(args& a) {
         else if (opt == "--seed") o.seed = static_cast<std::uint64_t>(to_int(opt, a.value(opt)));
         else if (opt == "--device") o.device = a.value(opt);
         else if (opt == "--threads") o.threads = static_cast<int>(to_int(opt, a.value(opt)));
+        else if (opt == "--profile") o.profile = true;
         else throw hg::value_error("demo: unknown option " + opt);
     }
     if (o.iterations < 0) throw hg::value_error("--iterations must be >= 1");
@@ -109,6 +112,7 @@ int train_cli(args& a, const std::atomic<bool>* stop) {
         else if (opt == "--save-every") o.train.save_every = to_int(opt, a.value(opt));
         else if (opt == "--preview-every") o.train.preview_every = to_int(opt, a.value(opt));
         else if (opt == "--seed") o.train.seed = static_cast<std::uint64_t>(to_int(opt, a.value(opt)));
+        else if (opt == "--profile") o.train.profile = true;
         else throw hg::value_error("train: unknown option " + opt);
     }
     (void)iterations_given;
@@ -129,6 +133,7 @@ int swap_cli(args& a) {
         else if (opt == "--output") o.output = a.value(opt);
         else if (opt == "--direction") o.direction = a.value(opt);
         else if (opt == "--blend") o.blend = true;
+        else if (opt == "--boxes") o.boxes = a.value(opt), o.blend = true;
         else if (opt == "--device") o.device = a.value(opt);
         else if (opt == "--threads") o.threads = static_cast<int>(to_int(opt, a.value(opt)));
         else throw hg::value_error("swap: unknown option " + opt);
@@ -136,7 +141,11 @@ int swap_cli(args& a) {
     if (o.model.empty() || o.input.empty() || o.output.empty())
         throw hg::value_error("swap needs --model, --input and --output");
     const auto n = swap_command(o, print_line);
-    std::printf("swapped %lld faces (%s) into %s\n", static_cast<long long>(n), o.direction.c_str(), o.output.string().c_str());
+    if (o.boxes.empty())
+        std::printf("swapped %lld faces (%s) into %s\n", static_cast<long long>(n), o.direction.c_str(), o.output.string().c_str());
+    else
+        std::printf("pasted the swapped faces (%s) into %lld frames in %s\n", o.direction.c_str(), static_cast<long long>(n),
+                    o.output.string().c_str());
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -20,7 +21,9 @@
 
 #include "hourglass/hourglass.hpp"
 #include "hourglass/train/checkpoint_store.hpp"
+#include "blend.hpp"
 #include "preview.hpp"
+#include "swap_fidelity.hpp"
 #include "trainer.hpp"
 
 #if HG_WITH_CUDA && !defined(FACESWAP_CPU_ONLY)
@@ -100,7 +103,9 @@ std::function<void()> progress_printer(Trainer& t, const print_fn& print) {
                       static_cast<long long>(it), static_cast<long long>(target), t.last_loss(0), t.last_loss(1), rate,
                       rate * 2.0 * double(t.options().batch),
                       rate > 0 ? format_duration(double(target - it) / rate).c_str() : "?");
-        print(buf);
+        std::string line = buf;
+        if (t.profile().enabled() && t.profile().iterations() > 0) line += "  [" + t.profile().summary() + "]";
+        print(line);
     };
 }
 
@@ -134,17 +139,6 @@ inline hg::tensor synthetic_face_masks(const hg::data::synthetic_face_set& set, 
     return out;
 }
 
-/// Mean SSIM between two host batches [N, H, W, 3] in [0, 1], both multiplied by `mask`
-/// ([N, H, W, 1]) first (11x11 Gaussian window, valid form): the similarity of the faces alone.
-inline double masked_ssim(const hg::tensor& x, const hg::tensor& y, const hg::tensor& mask) {
-    hg::cpu be(1);
-    auto xm = be.empty(x.shape()), ym = be.empty(y.shape()), v = be.empty(hg::shape{1});
-    hg::ops::mask_multiply(be, x, mask, xm);
-    hg::ops::mask_multiply(be, y, mask, ym);
-    hg::losses::ssim(hg::ops::ssim_form::valid, false).forward(be, xm, ym, v);
-    return 1.0 - double(v[0]);
-}
-
 // ---- demo ------------------------------------------------------------------------------------
 
 struct demo_options {
@@ -153,6 +147,7 @@ struct demo_options {
     std::uint64_t seed = 1;
     std::string device = "auto";
     int threads = 0;
+    bool profile = false;  ///< print where the time of an iteration goes (step_profile.hpp)
 };
 
 struct demo_result {
@@ -160,10 +155,12 @@ struct demo_result {
     std::string architecture, device;
     std::int64_t iterations = 0;
     double seconds = 0;
-    /// Mean SSIM between the A->B swaps and B rendered in A's pose, over the held-out poses, both
-    /// multiplied by the rendered face mask (the model learns the face only: its loss is masked).
+    /// Face-region SSIM (swap_fidelity.hpp) between the A->B swaps and B rendered in A's pose
+    /// (the ground truth), over the held-out poses.
     double fidelity = 0;
-    double baseline = 0;   ///< the same score for the unswapped faces of A (what no swap gives)
+    double baseline = 0;        ///< the same score for the unswapped faces of A (what no swap gives)
+    double reconstruction = 0;  ///< the same score for decoder B on the ground truth itself (B -> B)
+    double gap_closed = 0;      ///< (fidelity - baseline) / (1 - baseline)
 };
 
 inline constexpr std::int64_t demo_train_poses = 512;  ///< pose indices [0, 512) train
@@ -171,6 +168,22 @@ inline constexpr std::int64_t demo_held_out = 32;      ///< indices [512, 544) a
 inline constexpr std::int64_t demo_cpu_iterations = 480;
 inline constexpr std::int64_t demo_gpu_iterations = 5000;
 inline constexpr std::int64_t demo_batch = 16;
+
+/// The demo's augmentation: faceswap's defaults (data::augment_config) with half the rotation, zoom
+/// and shift, and no colour jitter or random warp. The synthetic poses already vary; in a run of a few
+/// hundred steps the full augmentation costs more than it brings: the colour jitter teaches decoder B
+/// to copy the input's lightness instead of B's own colours, and the warp blurs the output (measured
+/// in docs/faceswap.md).
+inline hg::data::augment_config demo_augment() {
+    hg::data::augment_config c;
+    c.rotation_range *= 0.5f;
+    c.zoom_range *= 0.5f;
+    c.shift_range *= 0.5f;
+    c.color_lightness = 0.0f;
+    c.color_ab = 0.0f;
+    c.warp_sigma = 0.0f;
+    return c;
+}
 
 inline demo_result demo(const demo_options& o, const print_fn& print) {
     demo_result r;
@@ -187,8 +200,8 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     const hg::data::synthetic_face_set set_a{1, 64, count, seed_a}, set_b{2, 64, count, seed_b},
         truth_a2b{2, 64, count, seed_a};
     side_data a, b;
-    a.producer = hg::data::augmented_producer(set_a);
-    b.producer = hg::data::augmented_producer(set_b);
+    a.producer = hg::data::augmented_producer(set_a, demo_augment());
+    b.producer = hg::data::augmented_producer(set_b, demo_augment());
     a.samples = b.samples = demo_train_poses;  // the loaders never see the held-out indices
     a.mask_channels = b.mask_channels = 3;
     a.preview_faces = synthetic_images(set_a, demo_train_poses, 4);
@@ -201,6 +214,7 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     t.save_every = r.iterations;
     t.preview_every = r.iterations + 1;  // the demo writes its own preview
     t.seed = o.seed;
+    t.profile = o.profile;
     // The slim CPU model has few steps: a larger rate, decayed to a tenth along a cosine.
     t.lr = r.device == "cuda" ? 5e-5 : 1.5e-3;
     if (r.device != "cuda") t.cosine_steps = r.iterations;
@@ -214,15 +228,26 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
             print(std::string("demo: training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
                   " parameters) on the " + r.device + " for " + std::to_string(r.iterations) + " iterations");
             tr.run(nullptr, progress_printer(tr, print));
+            if (tr.profile().enabled()) print(tr.profile().table());
             r.preview = o.out / "preview.png";
             tr.write_preview(r.preview);
             // Fidelity on held-out poses.
             const auto xa = synthetic_images(set_a, demo_train_poses, demo_held_out);
             const auto truth = synthetic_images(truth_a2b, demo_train_poses, demo_held_out);
             const auto swapped = channels_of(decode_host(tr.model(), xa, 1), 0, 3);
+            const auto rebuilt = channels_of(decode_host(tr.model(), truth, 1), 0, 3);
             const auto face = synthetic_face_masks(truth_a2b, demo_train_poses, demo_held_out);
-            r.fidelity = masked_ssim(swapped, truth, face);
-            r.baseline = masked_ssim(xa, truth, face);
+            r.fidelity = face_ssim(swapped, truth, face);
+            r.baseline = face_ssim(xa, truth, face);
+            r.reconstruction = face_ssim(rebuilt, truth, face);
+            r.gap_closed = faceswap::gap_closed(r.fidelity, r.baseline);
+            char buf[320];
+            std::snprintf(buf, sizeof buf,
+                          "face-region SSIM on %lld held-out poses: A->B swap %.4f, unswapped A %.4f (baseline), "
+                          "B->B reconstruction %.4f; the swap closes %.1f%% of the gap from the baseline to 1",
+                          static_cast<long long>(demo_held_out), r.fidelity, r.baseline, r.reconstruction,
+                          100.0 * r.gap_closed);
+            print(buf);
         });
     });
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -293,6 +318,7 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
                   " parameters) on the " + device + ", " + std::to_string(da.size()) + " faces A, " +
                   std::to_string(db.size()) + " faces B, from iteration " + std::to_string(tr.iteration()));
             tr.run(stop, progress_printer(tr, print));
+            if (tr.profile().enabled()) print(tr.profile().table());
             print("saved " + o.model.string() + " at iteration " + std::to_string(tr.iteration()));
         });
     });
@@ -305,43 +331,10 @@ struct swap_options {
     std::filesystem::path model, input, output;
     std::string direction = "a2b";
     bool blend = false;
+    std::filesystem::path boxes;  ///< --boxes FILE: paste each crop into its frame at its box
     std::string device = "auto";
     int threads = 0;
 };
-
-/// The feathered elliptical mask used for --blend when the model has no mask head: 1 inside an
-/// ellipse with semi-axes 0.40 w x 0.46 h centred at (0.5 w, 0.52 h), falling smoothly to 0 over a
-/// band of 0.12 of the size outside it.
-inline hg::tensor elliptical_mask(std::int64_t h, std::int64_t w) {
-    auto m = hg::tensor::empty(hg::shape{h, w, 1});
-    for (std::int64_t y = 0; y < h; ++y)
-        for (std::int64_t x = 0; x < w; ++x) {
-            const double dx = (x + 0.5 - 0.5 * w) / (0.40 * w), dy = (y + 0.5 - 0.52 * h) / (0.46 * h);
-            const double d = std::sqrt(dx * dx + dy * dy);       // 1 on the ellipse
-            const double t = std::clamp((d - 1.0) / 0.12 + 0.5, 0.0, 1.0);  // feather across the edge
-            m[y * w + x] = static_cast<float>(1.0 - t * t * (3.0 - 2.0 * t));
-        }
-    return m;
-}
-
-/// Pastes `face` (the frame's size) into `frame` through `mask` after shifting the face's mean
-/// colour inside the mask to the frame's.
-inline hg::tensor blend_into(const hg::tensor& frame, const hg::tensor& face, const hg::tensor& mask) {
-    const std::int64_t px = frame.shape()[0] * frame.shape()[1];
-    double sf[3] = {0, 0, 0}, ss[3] = {0, 0, 0}, sm = 0;
-    for (std::int64_t p = 0; p < px; ++p) {
-        sm += mask[p];
-        for (int c = 0; c < 3; ++c) sf[c] += mask[p] * frame[p * 3 + c], ss[c] += mask[p] * face[p * 3 + c];
-    }
-    auto out = hg::tensor::empty(frame.shape());
-    for (std::int64_t p = 0; p < px; ++p)
-        for (int c = 0; c < 3; ++c) {
-            const double shift = sm > 0 ? (sf[c] - ss[c]) / sm : 0.0;
-            const double f = std::clamp(face[p * 3 + c] + shift, 0.0, 1.0);
-            out[p * 3 + c] = static_cast<float>(mask[p] * f + (1.0 - mask[p]) * frame[p * 3 + c]);
-        }
-    return out;
-}
 
 inline bool is_image_file(const std::filesystem::path& p) {
     std::string e = p.extension().string();
@@ -364,6 +357,22 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
     } else {
         throw hg::io_error("--input " + o.input.string() + " is neither an image file nor a folder");
     }
+    // --boxes: where each crop sits in its frame; every listed crop must be one of the inputs.
+    std::vector<face_box> boxes;
+    std::map<std::string, std::pair<hg::tensor, hg::tensor>> swapped;  // crop name -> (face, mask)
+    if (!o.boxes.empty()) {
+        boxes = read_boxes(o.boxes);
+        if (boxes.empty()) throw hg::value_error("the boxes file " + o.boxes.string() + " lists no faces");
+        for (const auto& b : boxes)
+            if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.filename().string() == b.crop; })) {
+                std::string msg = "the boxes file " + o.boxes.string();
+                msg += " names the crop '" + b.crop + "', which is not among the --input images";
+                throw hg::value_error(msg);
+            }
+        for (const auto& b : boxes)
+            if (!std::filesystem::is_regular_file(b.frame))
+                throw hg::io_error("the frame " + b.frame.string() + " of crop " + b.crop + " does not exist");
+    }
     hg::train::checkpoint_store store(o.model);
     if (!store.exists()) throw hg::io_error("no checkpoint in " + o.model.string());
     const hg::train::checkpoint c = store.load();
@@ -382,12 +391,18 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
                 auto x = hg::data::resize_area(img.rgb, A::input, A::input);
                 const auto y = decode_host(m, x.view(hg::shape{1, A::input, A::input, 3}), side);
                 const auto face = channels_of(y, 0, 3).view(hg::shape{A::output, A::output, 3});
+                const auto crop_mask = [&] {
+                    return decltype(mask)::value ? channels_of(y, 3, 1).view(hg::shape{A::output, A::output, 1})
+                                                 : elliptical_mask(A::output, A::output);
+                };
+                if (!boxes.empty()) {  // pasted into the frames below
+                    swapped.emplace(f.filename().string(), std::pair{face, crop_mask()});
+                    continue;
+                }
                 hg::tensor result;
                 if (o.blend) {
                     const auto big = hg::data::resize_area(face, h, w);
-                    const auto mask_t = decltype(mask)::value
-                                            ? hg::data::resize_area(channels_of(y, 3, 1).view(hg::shape{A::output, A::output, 1}), h, w)
-                                            : elliptical_mask(h, w);
+                    const auto mask_t = decltype(mask)::value ? hg::data::resize_area(crop_mask(), h, w) : elliptical_mask(h, w);
                     result = blend_into(img.rgb, big, mask_t);
                 } else {
                     result = face;
@@ -399,6 +414,23 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
             }
         });
     });
+    // --boxes: every frame once, with each of its faces pasted in the file's order.
+    std::vector<std::filesystem::path> frames;
+    for (const auto& b : boxes)
+        if (std::find(frames.begin(), frames.end(), b.frame) == frames.end()) frames.push_back(b.frame);
+    for (const auto& frame_path : frames) {
+        auto frame = hg::data::load_image(frame_path).rgb.clone();
+        for (const auto& b : boxes) {
+            if (b.frame != frame_path) continue;
+            const auto& [face, face_mask] = swapped.at(b.crop);
+            if (paste_face(frame, face, face_mask, b) == 0)
+                print("warning: the box of " + b.crop + " misses its frame " + frame_path.string() + " (nothing pasted)");
+        }
+        auto name = frame_path.filename();
+        name.replace_extension(".png");
+        hg::data::save_png(o.output / name, frame);
+        ++done;
+    }
     return done;
 }
 

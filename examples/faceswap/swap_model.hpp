@@ -39,18 +39,6 @@ inline hg::tensor channels_of(const hg::tensor& x, std::int64_t first, std::int6
     return out;
 }
 
-/// The [N, H, W, Ca + Cb] tensor whose channels are those of a then those of b (host tensors).
-inline hg::tensor join_channels(const hg::tensor& a, const hg::tensor& b) {
-    const std::int64_t ca = a.shape().c(), cb = b.shape().c(), pixels = a.numel() / ca, c = ca + cb;
-    auto s = a.shape();
-    auto out = hg::tensor::empty(hg::shape{s[0], s[1], s[2], c});
-    for (std::int64_t p = 0; p < pixels; ++p) {
-        for (std::int64_t k = 0; k < ca; ++k) out[p * c + k] = a[p * ca + k];
-        for (std::int64_t k = 0; k < cb; ++k) out[p * c + ca + k] = b[p * cb + k];
-    }
-    return out;
-}
-
 template <class B, class Arch, bool Mask>
 class swap_model {
 public:
@@ -80,6 +68,13 @@ public:
 
     std::int64_t parameter_count() const {
         return encoder_.parameter_count() + decoder_a_.parameter_count() + decoder_b_.parameter_count();
+    }
+
+    /// FLOPs of one training step with `batch` faces per side: each side runs the encoder and its
+    /// decoder forward and backward, counted as 3x the forward FLOPs (hourglass/layers/flops.hpp).
+    double training_step_flops(std::int64_t batch) {
+        return 2.0 * hg::training_flops(encoder_, batch) + hg::training_flops(decoder_a_, batch) +
+               hg::training_flops(decoder_b_, batch);
     }
 
     /// The three parameter sets, in checkpoint order.

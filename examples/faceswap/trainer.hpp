@@ -12,8 +12,11 @@
 // for bit. losses.csv (iteration,loss_a,loss_b) is cut back to the checkpoint's iteration on resume.
 //
 // Non-finite loss: the step is skipped (gradients dropped) with a warning; after 3 failures in a
-// row the weights roll back to the last checkpoint (when there is one) and the learning rate halves
-// (the optimizers restart their moments at the new rate).
+// row the trainer rolls back to the last checkpoint - weights, iteration and the optimizer states
+// saved with it (moments, step counts) - and halves the learning rate (optimizer::set_learning_rate,
+// the restored moments are kept). Without a checkpoint yet only the rate halves (the optimizers
+// restart at it: there is no earlier state to return to). The checkpoint writer refuses non-finite
+// weights, so a diverged model never replaces a good checkpoint.
 #pragma once
 
 #include <atomic>
@@ -33,6 +36,7 @@
 #include "hourglass/hourglass.hpp"
 #include "hourglass/train/checkpoint_store.hpp"
 #include "hourglass/train/json.hpp"
+#include "step_profile.hpp"
 #include "swap_model.hpp"
 
 namespace faceswap {
@@ -51,6 +55,7 @@ struct train_options {
     std::uint64_t seed = 1;
     int loader_threads = 2;
     double eye_multiplier = 3.0, mouth_multiplier = 2.0;
+    bool profile = false;                           ///< time each phase of an iteration (step_profile.hpp)
 };
 
 /// The faces of one identity: a producer for batch_loader and its size, and a few unaugmented faces
@@ -165,11 +170,13 @@ public:
             loss_[s] = std::make_unique<loss_type>(make_loss_terms<B>(o_.loss), fo);
         }
         lr_ = o_.lr;
-        value_ = be.empty(hg::shape{1});
+        value_ = be.empty(hg::shape{4});  // per side: the loss, the mask loss (0 without a mask head)
+        hg::ops::fill(be, value_, 0.f);
         std::filesystem::create_directories(dir_);
         if (store_.exists()) resume();
         else make_optimizers();
         make_loaders();
+        if (o_.profile) profile_.enable([this] { synchronize(); });
     }
 
     model_type& model() { return model_; }
@@ -178,14 +185,22 @@ public:
     double last_loss(int side) const { return last_[side]; }
     const train_options& options() const { return o_; }
     bool resumed() const { return resumed_; }
+    /// The optimizer of network i: 0 encoder, 1 decoder A, 2 decoder B.
+    const hg::optim::optimizer<B>& optimizer(std::size_t i) const { return *opts_.at(i); }
+    /// The phase times of run() (all zero unless options().profile).
+    const step_profile& profile() const { return profile_; }
 
     /// Trains until options().iterations or until *stop turns true (then saves and returns).
     /// on_step(iteration) runs after every applied step (progress lines).
     void run(const std::atomic<bool>* stop = nullptr, const std::function<void()>& on_step = {}) {
         const std::int64_t preview_every = o_.preview_every > 0 ? o_.preview_every : o_.save_every;
+        profile_.begin();
         while (iteration_ < o_.iterations) {
             if (stop && stop->load()) break;
-            if (!step()) continue;
+            if (!step()) {
+                profile_.end_iteration();
+                continue;
+            }
             if (!csv_.is_open()) csv_.open(dir_ / "losses.csv", std::ios::app);  // (re)opened after a roll-back
             csv_ << iteration_ << ',' << hg_format(last_[0]) << ',' << hg_format(last_[1]) << '\n';
             window_sum_ += 0.5 * (last_[0] + last_[1]);
@@ -196,6 +211,7 @@ public:
             }
             if (iteration_ % preview_every == 0) write_preview(dir_ / ("preview_" + std::to_string(iteration_) + ".png"));
             if (on_step) on_step();
+            profile_.end_iteration();
         }
         if (csv_.is_open()) csv_.flush();
         if (window_count_ > 0) save();
@@ -203,17 +219,31 @@ public:
 
     /// One training step on the next batch of both sides; false when it was skipped (non-finite).
     bool step() {
-        const hg::data::batch batches[2] = {loaders_[0]->next(), loaders_[1]->next()};
+        const hg::data::batch a = loaders_[0]->next(), b = loaders_[1]->next();
+        profile_.mark(step_phase::data_wait);
+        return step(a, b);
+    }
+
+    /// One training step on given host batches of side A and side B (input [N, H, W, 3] of any
+    /// size, target [N, out, out, 3], mask [N, out, out, 1 or 3] as the loaders make them), e.g.
+    /// batches made once for a benchmark; false when it was skipped (non-finite).
+    bool step(const hg::data::batch& a, const hg::data::batch& b) {
+        // Both batches go to the backend before any compute (each copy waits for the stream, idle
+        // here), and the losses are read once, after both backward passes: on hg::cuda the two
+        // sides run without a host round trip between them. A non-finite loss still skips the
+        // step; its backward pass ran for nothing, and its gradients are dropped below.
+        const side_inputs inputs[2] = {upload(a), upload(b)};
+        profile_.mark(step_phase::upload);
         model_.zero_grad();
-        double values[2] = {0, 0};
-        bool finite = true;
-        for (int s = 0; s < 2 && finite; ++s) {
-            values[s] = side_step(batches[s], s);
-            finite = std::isfinite(values[s]);
-        }
+        for (int s = 0; s < 2; ++s) side_step(inputs[s], s);
+        const hg::tensor losses = be_.to_host(value_);
+        const double values[2] = {double(losses[0]) + double(losses[1]), double(losses[2]) + double(losses[3])};
+        profile_.mark(step_phase::loss);
+        const bool finite = std::isfinite(values[0]) && std::isfinite(values[1]);
         bool applied = finite;
         if (finite)
             for (auto& opt : opts_) applied = opt->step() == hg::optim::step_result::applied && applied;
+        profile_.mark(step_phase::optimizer);
         if (!applied) {
             model_.zero_grad();
             ++failures_;
@@ -256,33 +286,53 @@ private:
         return buf;
     }
 
+    /// Waits for the backend's queued work (hg::cuda); the CPU backend runs synchronously.
+    void synchronize() {
+        if constexpr (requires(B& be) { be.synchronize(); }) be_.synchronize();
+    }
+
     void warn(const std::string& m) {
         if (log_) log_("warning: " + m);
     }
 
-    double side_step(const hg::data::batch& b, int side) {
-        const auto x = to_backend(be_, resize_batch(b.input, Arch::input));
-        const auto target = to_backend(be_, b.target);
+    /// A side's batch on the backend: model input, target and the loss masks.
+    struct side_inputs {
+        hg::tensor x, target;
         typename loss_type::masks_type masks;
-        masks.face = to_backend(be_, channels_of(b.mask, 0, 1));
+    };
+
+    side_inputs upload(const hg::data::batch& b) {
+        side_inputs in;
+        in.x = to_backend(be_, resize_batch(b.input, Arch::input));
+        in.target = to_backend(be_, b.target);
+        in.masks.face = to_backend(be_, channels_of(b.mask, 0, 1));
         if (b.mask.shape().c() == 3) {
-            masks.eye = to_backend(be_, channels_of(b.mask, 1, 1));
-            masks.mouth = to_backend(be_, channels_of(b.mask, 2, 1));
+            in.masks.eye = to_backend(be_, channels_of(b.mask, 1, 1));
+            in.masks.mouth = to_backend(be_, channels_of(b.mask, 2, 1));
         }
+        return in;
+    }
+
+    /// Forward, loss and backward of one side; the loss goes to value_[2 side], the mask loss to
+    /// value_[2 side + 1], both left on the backend (step() reads them).
+    void side_step(const side_inputs& in, int side) {
+        const hg::tensor& x = in.x;
+        const hg::tensor& target = in.target;
+        const auto& masks = in.masks;
         const hg::tensor& y = model_.forward(x, side);
+        profile_.mark(step_phase::forward);
         hg::tensor rgb = y, mask_pred;
         if constexpr (Mask) {
-            const auto host = be_.to_host(y);
-            rgb = to_backend(be_, channels_of(host, 0, 3));
-            mask_pred = to_backend(be_, channels_of(host, 3, 1));
+            // Split on the backend (no host round trip): channels 0-2 the face, channel 3 the mask.
+            const auto s = y.shape();
+            rgb = be_.empty(hg::shape{s.n(), s.h(), s.w(), 3});
+            mask_pred = be_.empty(hg::shape{s.n(), s.h(), s.w(), 1});
+            hg::ops::copy_channels(be_, y, 0, rgb, 0, 3);
+            hg::ops::copy_channels(be_, y, 3, mask_pred, 0, 1);
         }
-        loss_[side]->forward(be_, rgb, target, masks, value_);
-        double total = hg::losses::detail::read_scalar(be_, value_);
-        if constexpr (Mask) {
-            mask_loss_.forward(be_, mask_pred, masks.face, value_);
-            total += hg::losses::detail::read_scalar(be_, value_);
-        }
-        if (!std::isfinite(total)) return total;
+        loss_[side]->forward(be_, rgb, target, masks, value_.slice(2 * side, hg::shape{1}));
+        if constexpr (Mask) mask_loss_.forward(be_, mask_pred, masks.face, value_.slice(2 * side + 1, hg::shape{1}));
+        profile_.mark(step_phase::loss);
         auto drgb = be_.empty(rgb.shape());
         hg::ops::fill(be_, drgb, 0.f);
         loss_[side]->backward(be_, rgb, target, masks, 1.0, drgb);
@@ -290,11 +340,14 @@ private:
             auto dm = be_.empty(mask_pred.shape());
             hg::ops::fill(be_, dm, 0.f);
             mask_loss_.backward(be_, mask_pred, masks.face, 1.0, dm);
-            model_.backward(to_backend(be_, join_channels(be_.to_host(drgb), be_.to_host(dm))), side);
+            auto dy = be_.empty(y.shape());  // the split's backward: the two gradients joined
+            hg::ops::copy_channels(be_, drgb, 0, dy, 0, 3);
+            hg::ops::copy_channels(be_, dm, 0, dy, 3, 1);
+            model_.backward(dy, side);
         } else {
             model_.backward(drgb, side);
         }
-        return total;
+        profile_.mark(step_phase::backward);
     }
 
     std::uint64_t loader_seed(int side) const { return o_.seed * 1000003u + 17u + static_cast<std::uint64_t>(side); }
@@ -407,17 +460,23 @@ private:
 
     void roll_back() {
         failures_ = 0;
+        // Halve the rate in use now (not the checkpoint's): repeated roll-backs to the same
+        // checkpoint keep lowering it.
         const double halved = lr_ * 0.5;
         if (store_.exists()) {
-            load_checkpoint();
+            load_checkpoint();  // weights, iteration, and the optimizers with the saved moments
             cut_losses();
+            window_sum_ = 0;    // the rolled-back steps do not count towards the next save's mean
+            window_count_ = 0;
+            lr_ = halved;
+            for (auto& opt : opts_) opt->set_learning_rate(halved);
             warn("3 failed steps in a row: rolled back to the checkpoint of iteration " + std::to_string(iteration_) +
-                 ", learning rate halved to " + std::to_string(halved));
+                 " (weights and optimizer state), learning rate halved to " + std::to_string(halved));
         } else {
+            lr_ = halved;
+            make_optimizers();
             warn("3 failed steps in a row and no checkpoint yet: learning rate halved to " + std::to_string(halved));
         }
-        lr_ = halved;
-        make_optimizers();
         make_loaders();
     }
 
@@ -442,6 +501,7 @@ private:
     std::int64_t window_count_ = 0;
     double previous_window_ = std::nan("");
     bool resumed_ = false;
+    step_profile profile_;
 };
 
 }  // namespace faceswap

@@ -2,8 +2,8 @@
 // loops of the published formulas, bias corrections included) over several steps; weight decay
 // skipping biases; gradient clipping (global norm, per tensor, value, AutoClip and its percentile);
 // the non-finite guard; learning-rate schedules; LR dropout; gradient accumulation; state
-// save/load (exact resume, corrupt and mismatched streams); hyperparameter checks; and a small conv
-// autoencoder whose loss halves under Adam.
+// save/load (exact resume, corrupt and mismatched streams); changing the learning rate in flight;
+// hyperparameter checks; and a small conv autoencoder whose loss halves under Adam.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -606,6 +606,69 @@ TEST_CASE("optim: save/load resumes bit-identically for every rule") {
         CHECK(std::memcmp(second.values().data(), straight.values().data(), straight.values().bytes()) == 0);
         CHECK(resumed.autoclip_history().values() == a.autoclip_history().values());
     }
+}
+
+TEST_CASE("optim: set_learning_rate keeps the state, the next update uses the new rate and save records it") {
+    hg::cpu be(1);
+    hg::optim::settings s;
+    s.rule = hg::optim::adam(1e-3);
+    hg::parameters<hg::cpu> p(be, small_layout(), 21);
+    hg::optim::optimizer<hg::cpu> opt(be, p, s);
+    for (int step = 1; step <= 3; ++step) {
+        write_grads(p, 7, step);
+        REQUIRE(opt.step() == hg::optim::step_result::applied);
+    }
+    // A twin that keeps the old rate: same values, same state.
+    std::stringstream before;
+    opt.save(before);
+    hg::parameters<hg::cpu> q(be, small_layout(), 5);
+    hg::ops::copy(be, p.values(), q.values());
+    hg::optim::optimizer<hg::cpu> twin(be, q, s);
+    twin.load(before);
+    const hg::tensor m = opt.state(0).clone(), v = opt.state(1).clone();
+
+    CHECK_THROWS_AS(opt.set_learning_rate(0.0), hg::value_error);
+    CHECK_THROWS_AS(opt.set_learning_rate(-1e-3), hg::value_error);
+    CHECK_THROWS_AS(opt.set_learning_rate(std::numeric_limits<double>::quiet_NaN()), hg::value_error);
+    CHECK(opt.current_settings().rule.lr == 1e-3);
+    opt.set_learning_rate(5e-4);
+    CHECK(opt.current_settings().rule.lr == 5e-4);
+    CHECK(opt.steps() == 3);
+    CHECK(std::memcmp(opt.state(0).data(), m.data(), m.bytes()) == 0);
+    CHECK(std::memcmp(opt.state(1).data(), v.data(), v.bytes()) == 0);
+
+    // The same gradient for both: the same moments (they do not depend on the rate), half the update.
+    const hg::tensor w0 = p.values().clone();
+    write_grads(p, 7, 4);
+    write_grads(q, 7, 4);
+    REQUIRE(opt.step() == hg::optim::step_result::applied);
+    REQUIRE(twin.step() == hg::optim::step_result::applied);
+    CHECK(opt.last_lr() == 5e-4);
+    CHECK(twin.last_lr() == 1e-3);
+    CHECK(std::memcmp(opt.state(0).data(), twin.state(0).data(), m.bytes()) == 0);
+    CHECK(std::memcmp(opt.state(1).data(), twin.state(1).data(), v.bytes()) == 0);
+    double largest = 0, worst = 0;
+    for (std::int64_t i = 0; i < w0.numel(); ++i) {
+        const double full = double(q.values()[i]) - double(w0[i]), half = double(p.values()[i]) - double(w0[i]);
+        largest = std::max(largest, std::abs(full));
+        worst = std::max(worst, std::abs(half - 0.5 * full));
+    }
+    CHECK(largest > 1e-4);
+    CHECK(worst <= 2e-7);  // a few float32 roundings of weights below 1 in magnitude
+
+    // save() records the new rate: only an optimizer built with it loads the state.
+    std::stringstream after;
+    opt.save(after);
+    hg::optim::optimizer<hg::cpu> old_rate(be, q, s);
+    CHECK_THROWS_AS(old_rate.load(after), hg::format_error);
+    after.clear();
+    after.seekg(0);
+    hg::optim::settings lowered = s;
+    lowered.rule.lr = 5e-4;
+    hg::optim::optimizer<hg::cpu> new_rate(be, q, lowered);
+    new_rate.load(after);
+    CHECK(new_rate.steps() == 4);
+    CHECK(std::memcmp(new_rate.state(1).data(), opt.state(1).data(), v.bytes()) == 0);
 }
 
 TEST_CASE("optim: truncated, foreign and mismatched state streams give format_error naming the reason") {

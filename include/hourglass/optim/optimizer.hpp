@@ -190,6 +190,17 @@ public:
     /// State buffer 0 (s1) or 1 (s2); undefined when the rule does not use it.
     const tensor& state(int i) const { return i == 0 ? s1_ : s2_; }
 
+    /// Changes the base learning rate (the schedule still scales it) and keeps the whole state
+    /// (moments, step count): lowering the rate after a divergence does not restart the optimizer.
+    /// A later save() records the new rate, so only an optimizer built with it load()s that state.
+    /// value_error (nothing changed) unless lr is positive and finite.
+    void set_learning_rate(double lr) {
+        config c = settings_.rule;
+        c.lr = lr;
+        c.validate();
+        settings_.rule.lr = lr;
+    }
+
     /// Writes the state (docs/optimizers.md, "State format"); throws io_error if the stream fails.
     void save(std::ostream& out) const {
         detail::state_writer w(out);
