@@ -4,9 +4,11 @@
 # test). Does nothing when they are all present; needs root (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
+# With arguments, installs those packages instead (other scripts use it for their own needs).
 set -euo pipefail
 
 packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev clang-14 libclang-rt-14-dev)
+if (($# > 0)); then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

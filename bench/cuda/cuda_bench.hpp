@@ -15,6 +15,8 @@
 #include "hourglass/cuda/backend.hpp"
 #include "hourglass/cuda/device.hpp"
 #include "hourglass/cpu/backend.hpp"
+#include "hourglass/ops/elementwise.hpp"
+#include "hourglass/ops/random.hpp"
 
 namespace hg::bench {
 
@@ -116,6 +118,22 @@ inline const hg::cpu& host() {
 inline bool first_time(const std::string& key) {
     static std::set<std::string> seen;
     return seen.insert(key).second;
+}
+
+/// A prediction and a target on the device for the loss benchmarks.
+struct image_pair {
+    hg::tensor pred, target;
+};
+
+/// pred uniform in [0, 1), target = (pred + another uniform image) / 2 (correlated, in [0, 1)).
+inline image_pair make_image_pair(const hg::shape& s) {
+    const auto& be = backend();
+    image_pair im{be.empty(s), be.empty(s)};
+    hg::ops::fill_uniform(be, im.pred, 11, 0, 0.f, 1.f);
+    hg::ops::fill_uniform(be, im.target, 12, 0, 0.f, 1.f);
+    hg::ops::add(be, im.pred, im.target, im.target);
+    hg::ops::scale(be, 0.5f, im.target);
+    return im;
 }
 
 }  // namespace hg::bench

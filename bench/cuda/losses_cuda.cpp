@@ -63,20 +63,8 @@ hg::shape batch_shape(const benchmark::State& state) {
     return hg::shape{state.range(0), state.range(1), state.range(1), 3};
 }
 
-struct images {
-    hg::tensor pred, target;  // device
-};
-
-/// pred uniform in [0, 1), target = (pred + another uniform image) / 2.
-images make_images(const hg::shape& s) {
-    const auto& be = backend();
-    images im{be.empty(s), be.empty(s)};
-    hg::ops::fill_uniform(be, im.pred, 11, 0, 0.f, 1.f);
-    hg::ops::fill_uniform(be, im.target, 12, 0, 0.f, 1.f);
-    hg::ops::add(be, im.pred, im.target, im.target);
-    hg::ops::scale(be, 0.5f, im.target);
-    return im;
-}
+using images = hg::bench::image_pair;
+using hg::bench::make_image_pair;
 
 /// Face, eye and mouth masks [N, H, W, 1] in [0, 1] on the device.
 hg::losses::face_masks<float> make_masks(const hg::shape& s) {
@@ -138,7 +126,7 @@ void run(benchmark::State& state, const char* name, const Loss& loss, tolerances
     try {
         const auto& be = backend();
         hg::bench::measured_copy_bandwidth(be);
-        const auto im = make_images(batch_shape(state));
+        const auto im = make_image_pair(batch_shape(state));
         const hg::shape& s = im.pred.shape();
         if (first_time(hg::bench::problem_key(name, state, 2) + (forward ? "/forward" : "/backward"))) {
             const auto hp = be.to_host(im.pred), ht = be.to_host(im.target);
@@ -181,7 +169,7 @@ void run_face_mask(benchmark::State& state, bool forward) {
     try {
         const auto& be = backend();
         hg::bench::measured_copy_bandwidth(be);
-        const auto im = make_images(batch_shape(state));
+        const auto im = make_image_pair(batch_shape(state));
         const hg::shape& s = im.pred.shape();
         const auto masks = make_masks(s);
         const auto loss = hg::losses::make_face_mask<hg::cuda>(hg::losses::mae{});

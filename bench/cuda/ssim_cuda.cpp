@@ -27,20 +27,8 @@ using hg::bench::backend;
 using hg::bench::host;
 using hg::bench::first_time;
 
-struct images {
-    hg::tensor pred, target;  // device
-};
-
-/// pred uniform in [0, 1), target = (pred + another uniform image) / 2 (correlated, in [0, 1)).
-images make_images(const hg::shape& s) {
-    const auto& be = backend();
-    images im{be.empty(s), be.empty(s)};
-    hg::ops::fill_uniform(be, im.pred, 11, 0, 0.f, 1.f);
-    hg::ops::fill_uniform(be, im.target, 12, 0, 0.f, 1.f);
-    hg::ops::add(be, im.pred, im.target, im.target);
-    hg::ops::scale(be, 0.5f, im.target);
-    return im;
-}
+using images = hg::bench::image_pair;
+using hg::bench::make_image_pair;
 
 void report(benchmark::State& state, double bytes_per_call) {
     const double copy_bandwidth = hg::bench::measured_copy_bandwidth(backend());
@@ -95,7 +83,7 @@ bool gradient_matches(benchmark::State& state, const Loss& loss, const images& i
 void bm_ssim_forward(benchmark::State& state) {
     const auto& be = backend();
     hg::bench::measured_copy_bandwidth(be);
-    const auto im = make_images(batch_shape(state));
+    const auto im = make_image_pair(batch_shape(state));
     const hg::losses::ssim loss(hg::ops::ssim_form::valid, false);
     if (first_time(key("ssim_forward", state)) && !value_matches(state, loss, im, 2e-6)) return;
     const auto value = be.empty(hg::shape{1});
@@ -106,7 +94,7 @@ void bm_ssim_forward(benchmark::State& state) {
 void bm_ssim_backward(benchmark::State& state) {
     const auto& be = backend();
     hg::bench::measured_copy_bandwidth(be);
-    const auto im = make_images(batch_shape(state));
+    const auto im = make_image_pair(batch_shape(state));
     const hg::losses::ssim loss(hg::ops::ssim_form::valid, false);
     if (first_time(key("ssim_backward", state)) && !gradient_matches(state, loss, im, 1e-5)) return;
     const auto grad = be.empty(im.pred.shape());
@@ -120,7 +108,7 @@ void bm_ssim_backward(benchmark::State& state) {
 void bm_ms_ssim_forward(benchmark::State& state) {
     const auto& be = backend();
     hg::bench::measured_copy_bandwidth(be);
-    const auto im = make_images(batch_shape(state));
+    const auto im = make_image_pair(batch_shape(state));
     const hg::losses::ms_ssim loss(false);
     if (first_time(key("ms_ssim_forward", state)) && !value_matches(state, loss, im, 2e-5)) return;
     const auto value = be.empty(hg::shape{1});
@@ -131,7 +119,7 @@ void bm_ms_ssim_forward(benchmark::State& state) {
 void bm_ms_ssim_backward(benchmark::State& state) {
     const auto& be = backend();
     hg::bench::measured_copy_bandwidth(be);
-    const auto im = make_images(batch_shape(state));
+    const auto im = make_image_pair(batch_shape(state));
     const hg::losses::ms_ssim loss(false);
     if (first_time(key("ms_ssim_backward", state)) && !gradient_matches(state, loss, im, 1e-4)) return;
     const auto grad = be.empty(im.pred.shape());

@@ -163,17 +163,6 @@ def run_pytorch(args, model, batch, mode, work):
         return json.load(f)
 
 
-def machine_cpu_seconds():
-    """Busy CPU seconds of the whole machine so far (all cores, from /proc/stat), or None."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def children_cpu_seconds():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -348,9 +337,9 @@ def main(argv=None):
                 if args.ours_json:
                     path, others = args.ours_json, None
                 else:
-                    machine0, child0, wall0 = machine_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
+                    machine0, child0, wall0 = train_step.machine_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
                     path = run_ours(args, work)
-                    machine1, child1, wall1 = machine_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
+                    machine1, child1, wall1 = train_step.machine_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
                     others = None
                     cores_used = (child1 - child0) / (wall1 - wall0)
                     if machine0 is not None and machine1 is not None:
