@@ -34,6 +34,15 @@ public:
 
     int threads() const { return threads_; }
 
+    /// Makes Eigen's matrix products run on this backend's thread count. Eigen keeps that count in
+    /// one process-wide setting, which the constructor of every backend sets: without this call a
+    /// backend made later with another count (a 1-thread helper for host-side work) would silently
+    /// change the threads of this backend's products. Called by every Eigen product of the backend,
+    /// outside parallel regions.
+    void use_eigen_threads() const {
+        if (Eigen::nbThreads() != threads_) Eigen::setNbThreads(threads_);
+    }
+
     /// A new tensor on this backend with uninitialised contents (NaN-filled when poisoning is on).
     tensor_type empty(const shape& s) const {
         tensor_type t = tensor_type::empty(s);
