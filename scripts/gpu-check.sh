@@ -8,15 +8,19 @@
 # 2. At once, side by side on the GPU: the CUDA test suite (every GPU test: backend, ops, layers,
 #    models, losses, optimizers), compute-sanitizer memcheck and racecheck over it, each sanitizer in
 #    two halves (losses, the rest).
-# 3. Alone: a short `hourglass-swap demo --device cuda` (iterations per second, a preview), then the
-#    CUDA benchmarks one after another.
+# 3. Alone: a short `hourglass-swap demo --device cuda --profile` (iterations per second, where an
+#    iteration's time goes, a preview), the CUDA benchmarks one after another, then the training
+#    step against PyTorch on the same card (bench/peers/compare.sh: 'original' and 'dfl-h128' at
+#    batch 16 and 64 per side; PyTorch eager float32, TF32 + channels_last, torch.compile).
 # Full logs and benchmark JSON go to OUTDIR; a short table and the benchmark headline numbers are
 # printed last. Uses .gpu-deps/usr (scripts/gpu-deps.sh) for the build's Eigen/stb/doctest/benchmark
 # and the cuDNN/cuFFT of the CUDA toolkit or, failing that, of the Python wheels (nvidia-*).
 #
 # Knobs (seconds unless said): HG_PHASE_TIMEOUT (step 2, default 240), HG_DEMO_ITERATIONS (300),
 # HG_DEMO_TIMEOUT (120), HG_BENCH_TIMEOUT (per benchmark program, 120), HG_BENCH_MIN_TIME (0.1),
-# HG_SANITIZER_TOOLS ("memcheck racecheck"), HG_GPU_REBUILD=1 (ignore .gpu-prebuilt).
+# HG_SANITIZER_TOOLS ("memcheck racecheck"), HG_GPU_REBUILD=1 (ignore .gpu-prebuilt),
+# HG_PEERS_TIMEOUT (the PyTorch comparison, 300), HG_PEERS_MODELS ("original,dfl-h128"),
+# HG_PEERS_BATCHES ("16,64").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:?usage: scripts/gpu-check.sh OUTDIR}"
@@ -173,7 +177,7 @@ swap="$bin/hourglass-swap"
 if [[ -x "$swap" ]]; then
   demo_dir="${TMPDIR:-/tmp}/hg-gpu-demo"
   rm -rf "$demo_dir"
-  step demo demo.log timeout "${HG_DEMO_TIMEOUT:-120}" "$swap" demo --device cuda \
+  step demo demo.log timeout "${HG_DEMO_TIMEOUT:-120}" "$swap" demo --device cuda --profile \
     --iterations "${HG_DEMO_ITERATIONS:-300}" --out "$demo_dir"
   rc=$?
   mkdir -p "$out/demo"
@@ -189,6 +193,7 @@ for name in hg_bench_ssim_cuda hg_bench_adam_cuda hg_bench_elementwise_cuda hg_b
   [[ -x "$bin/$name" ]] && benches+=("$bin/$name")
 done
 for b in "$bin"/hg_bench_*_cuda; do
+  [[ $b == *train_step* ]] && continue  # run by the PyTorch comparison below
   [[ " ${benches[*]} " == *" $b "* ]] || benches+=("$b")
 done
 if ((${#benches[@]})); then
@@ -203,6 +208,19 @@ if ((${#benches[@]})); then
   done
 else
   row "cuda benchmarks" none "no CUDA benchmark programs"
+fi
+
+# ---- the training step against PyTorch on the same card ---------------------------------------
+if [[ -x "$bin/hg_bench_train_step_cuda" ]] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  if step "peers compare" peers.log timeout "${HG_PEERS_TIMEOUT:-300}" bash bench/peers/compare.sh --device cuda \
+    --ours-program "$bin/hg_bench_train_step_cuda" --models "${HG_PEERS_MODELS:-original,dfl-h128}" \
+    --batches "${HG_PEERS_BATCHES:-16,64}" --out "$out/peers" --plot "$out/peers.png"; then
+    row "training step vs PyTorch" ok "table at the end of peers.log"
+  else
+    row "training step vs PyTorch" FAIL "rc=$? see peers.log"
+  fi
+else
+  row "training step vs PyTorch" SKIP "no hg_bench_train_step_cuda or no PyTorch with CUDA"
 fi
 
 # The headline numbers of every benchmark that finished (from its console log, so a program stopped
@@ -231,3 +249,6 @@ echo "GPU check on ${gpu:-unknown GPU}, $(date -u +%Y-%m-%dT%H:%MZ), logs in $ou
 printf '%s\n' "${rows[@]}"
 echo
 cat "$out/bench-summary.txt"
+[[ -f "$out/peers.log" ]] && grep -E '^\|' "$out/peers.log"
+[[ -f "$out/demo.log" ]] && grep -iE 'profile|data wait|forward|backward|optimizer' "$out/demo.log" | head -12
+exit 0
