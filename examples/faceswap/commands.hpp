@@ -192,6 +192,21 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     r.iterations = o.iterations > 0 ? o.iterations : (r.device == "cuda" ? demo_gpu_iterations : demo_cpu_iterations);
     std::filesystem::create_directories(o.out);
     const std::filesystem::path model_dir = o.out / "model";
+    // A demo folder resumes only the same demo: its learning-rate schedule spans the iteration count
+    // it was started with, so another count would not continue it.
+    if (hg::train::checkpoint_store store(model_dir); store.exists()) {
+        const auto header = store.load().header;
+        const auto* steps = header.at("options").find("cosine_steps");
+        const std::int64_t trained_for = steps ? steps->as_int() : 0;
+        const std::int64_t wanted = r.device == "cuda" ? 0 : r.iterations;
+        if (header.at("architecture").as_string() != r.architecture || trained_for != wanted) {
+            std::string msg = "the demo folder " + o.out.string() + " holds a demo model of '";
+            msg += header.at("architecture").as_string() + "' started for a different run (";
+            msg += trained_for > 0 ? std::to_string(trained_for) + " iterations" : std::string("the GPU demo");
+            msg += "); use another --out or remove that folder";
+            throw hg::value_error(msg);
+        }
+    }
 
     // Identity 1 (A) and identity 2 (B), each in its own poses. Ground truth of A -> B at pose i:
     // identity 2 in A's pose i, i.e. the set of identity 2 with A's pose seed.

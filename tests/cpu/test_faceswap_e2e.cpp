@@ -406,3 +406,18 @@ TEST_CASE("faceswap e2e: swap --boxes pastes each crop into its frame at its box
     CHECK(hg::test::contains(hg::test::message_of<hg::io_error>([&] { faceswap::swap_command(o, [](const std::string&) {}); }),
                              "nowhere.png of crop crop0.png does not exist"));
 }
+
+TEST_CASE("faceswap e2e: a demo folder resumes the same demo and refuses one of another length") {
+    temp_dir dir("demo_resume");
+    faceswap::demo_options o;
+    o.out = dir.path;
+    o.iterations = 2;
+    o.device = "cpu";
+    o.threads = 1;
+    const auto quiet = [](const std::string&) {};
+    CHECK(faceswap::demo(o, quiet).iterations == 2);
+    CHECK(faceswap::demo(o, quiet).iterations == 2);  // the same run: resumed, nothing refused
+    o.iterations = 3;
+    CHECK(hg::test::contains(hg::test::message_of<hg::value_error>([&] { faceswap::demo(o, quiet); }),
+                             "started for a different run (2 iterations); use another --out or remove that folder"));
+}
