@@ -1,9 +1,13 @@
 // Benchmark of the CPU conv2d passes (forward, backward-data, backward-filter through hg::ops on
 // hg::cpu) at every conv layer shape of the 64 px face-swap model at batch 16. Each pass is followed
 // by a plain Eigen GEMM (row-major float maps) of the same M, N, K as that pass's im2col GEMM, run in
-// the same process with the same thread count, as the reference. Counters: GFLOP/s, and others%
-// (the machine's CPU taken by other processes meanwhile). A table of conv GFLOP/s, GEMM GFLOP/s and
-// their ratio (fastest repetition of each) closes the run; docs/performance.md has the numbers.
+// the same process with the same thread count, as the reference. Where the backend computes a layer
+// by Winograd (3x3 stride-1 layers large enough, cpu/conv2d_winograd.hpp) its im2col + GEMM path also
+// runs, forced, as "im2col/<layer>/<pass>". GFLOP/s count the direct convolution's FLOPs for every
+// algorithm (2 N OH OW K R R C), so Winograd shows as an effective rate. Counters: GFLOP/s, and others%
+// (the machine's CPU taken by other processes meanwhile). A table of conv GFLOP/s (and im2col
+// GFLOP/s), GEMM GFLOP/s and their ratio (fastest repetition of each) closes the run;
+// docs/performance.md has the numbers.
 // Extra flag: --hg_threads=N (default: every OpenMP thread).
 #include <benchmark/benchmark.h>
 
@@ -163,10 +167,18 @@ gemm_data& gemm_operands(int index, pass p) {
     return cache;
 }
 
-void run_conv(int index, pass p) {
+/// The algorithm the backend picks for a layer on its own: "im2col" or "winograd F(mxm)".
+std::string automatic_algorithm(int index) {
+    backend().set_conv_algorithm(hg::cpu_conv_algorithm::automatic);
+    const int m = hg::cpu_impl::conv_winograd_tile(backend(), layers[static_cast<std::size_t>(index)].dims());
+    return m == 0 ? std::string("im2col") : "winograd F(" + std::to_string(m) + "x" + std::to_string(m) + ")";
+}
+
+void run_conv(int index, pass p, hg::cpu_conv_algorithm algorithm) {
     const hg::math::conv2d_dims d = layers[static_cast<std::size_t>(index)].dims();
     conv_data& o = conv_operands(index);
-    const hg::cpu& be = backend();
+    hg::cpu& be = backend();
+    be.set_conv_algorithm(algorithm);
     switch (p) {
         case pass::forward: hg::ops::conv2d_forward(be, d, o.x, o.w, o.b, o.y); break;
         case pass::backward_data: hg::ops::conv2d_backward_data(be, d, o.dy, o.w, o.dx); break;
@@ -313,8 +325,8 @@ void print_summary(const recording_reporter& rep) {
     std::printf("\nconv vs plain Eigen GEMM of the same im2col size (%d threads, Eigen SIMD: %s, batch %lld)\n",
                 backend().threads(), eigen_simd().c_str(), static_cast<long long>(batch));
     std::printf("fastest repetition of each; others%%: CPU taken by other processes during that repetition\n\n");
-    std::printf("| layer | pass | GEMM M x N x K | conv GFLOP/s | GEMM GFLOP/s | conv/GEMM | >= 70%% | others%% conv / GEMM |\n");
-    std::printf("|---|---|---|---:|---:|---:|:---:|---:|\n");
+    std::printf("| layer | pass | algorithm | GEMM M x N x K | conv GFLOP/s | im2col GFLOP/s | GEMM GFLOP/s | conv/GEMM | >= 70%% | others%% conv / GEMM |\n");
+    std::printf("|---|---|---|---|---:|---:|---:|---:|:---:|---:|\n");
     for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
         const hg::math::conv2d_dims d = layers[static_cast<std::size_t>(i)].dims();
         for (pass p : passes) {
@@ -323,10 +335,14 @@ void print_summary(const recording_reporter& rep) {
             const gemm_shape g = im2col_gemm(d, p);
             const double conv_gf = d.flops() * 1e-9 / conv.seconds, gemm_gf = d.flops() * 1e-9 / gemm.seconds;
             const double ratio = conv_gf / gemm_gf;
-            std::printf("| %s | %s | %lld x %lld x %lld | %.1f | %.1f | %.2f | %s | %.0f / %.0f |\n",
-                        layers[static_cast<std::size_t>(i)].name, pass_name(p), static_cast<long long>(g.m),
-                        static_cast<long long>(g.n), static_cast<long long>(g.depth), conv_gf, gemm_gf, ratio,
-                        ratio >= 0.70 ? "yes" : "no", conv.others, gemm.others);
+            const timing im2col = rep.result(bench_name("im2col", i, p));
+            char im2col_gf[32] = "-";
+            if (im2col.seconds > 0.0) std::snprintf(im2col_gf, sizeof im2col_gf, "%.1f", d.flops() * 1e-9 / im2col.seconds);
+            std::printf("| %s | %s | %s | %lld x %lld x %lld | %.1f | %s | %.1f | %.2f | %s | %.0f / %.0f |\n",
+                        layers[static_cast<std::size_t>(i)].name, pass_name(p), automatic_algorithm(i).c_str(),
+                        static_cast<long long>(g.m), static_cast<long long>(g.n), static_cast<long long>(g.depth),
+                        conv_gf, im2col_gf, gemm_gf, ratio, ratio >= 0.70 ? "yes" : "no", conv.others,
+                        gemm.others);
         }
     }
 }
@@ -361,10 +377,14 @@ int main(int argc, char** argv) {
     for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
         const double flops = layers[static_cast<std::size_t>(i)].dims().flops();
         for (pass p : passes) {
-            benchmark::RegisterBenchmark(bench_name("conv", i, p).c_str(),
-                                         [i, p, flops](benchmark::State& s) { timed(s, flops, [&] { run_conv(i, p); }); })
-                ->UseRealTime()
-                ->Unit(benchmark::kMillisecond);
+            benchmark::RegisterBenchmark(bench_name("conv", i, p).c_str(), [i, p, flops](benchmark::State& s) {
+                timed(s, flops, [&] { run_conv(i, p, hg::cpu_conv_algorithm::automatic); });
+            })->UseRealTime()->Unit(benchmark::kMillisecond);
+            if (automatic_algorithm(i) != "im2col") {
+                benchmark::RegisterBenchmark(bench_name("im2col", i, p).c_str(), [i, p, flops](benchmark::State& s) {
+                    timed(s, flops, [&] { run_conv(i, p, hg::cpu_conv_algorithm::im2col); });
+                })->UseRealTime()->Unit(benchmark::kMillisecond);
+            }
             benchmark::RegisterBenchmark(bench_name("gemm", i, p).c_str(),
                                          [i, p, flops](benchmark::State& s) { timed(s, flops, [&] { run_gemm(i, p); }); })
                 ->UseRealTime()

@@ -1,6 +1,6 @@
 // Finite-difference gradient checks (double precision) of every layer type: the input gradient and
 // every parameter's gradient, with parameter gradients accumulated onto a random offset. Covers
-// conv2d (kernels 1/3/5, strides 1/2, odd and even sizes), dense on images, every activation,
+// conv2d (kernels 1/3/5, strides 1/2, odd and even sizes; 3x3 also by Winograd), dense on images, every activation,
 // flatten, reshape, pixel_shuffle / pixel_unshuffle, upscale, residual and nested sequentials.
 #include <doctest/doctest.h>
 
@@ -45,6 +45,19 @@ TEST_CASE("gradcheck: conv2d kernels 1/3/5, strides 1/2, odd and even sizes") {
     check_gradients<hg::conv2d<13, 3, 1>>(hg::shape{3, 5, 3}, 1, 106);
     check_gradients<hg::conv2d<2, 3, 1>>(hg::shape{1, 1, 3}, 2, 107);
     check_gradients<hg::conv2d<2, 5, 2>>(hg::shape{2, 4, 5}, 3, 108);
+}
+
+TEST_CASE("gradcheck: conv2d 3x3 stride 1 by Winograd F(2x2) and F(4x4)") {
+    for (const auto algorithm : {hg::cpu_conv_algorithm::winograd_2x2, hg::cpu_conv_algorithm::winograd_4x4}) {
+        INFO("algorithm " << static_cast<int>(algorithm));
+        // 7 x 6 images: edge tiles hang over for both tile sizes; 5 input channels, 4 filters.
+        const auto r = hg::test::gradcheck<hg::conv2d<4, 3, 1>>(hg::shape{7, 6, 5}, 2, 110, 1e-6, 200, -1.0, 1.0,
+                                                                algorithm);
+        CHECK(r.checked_inputs > 0);
+        CHECK(r.checked_params > 0);
+        CHECK(r.worst_input < tolerance);
+        CHECK(r.worst_param < tolerance);
+    }
 }
 
 TEST_CASE("gradcheck: dense on vector and image inputs") {

@@ -101,9 +101,11 @@ struct gradcheck_result {
 /// adds into them (the analytic value read back is grad - G0).
 template <class Spec>
 gradcheck_result gradcheck(const shape& sample, std::int64_t batch, std::uint64_t seed, double eps = 1e-6,
-                           std::int64_t max_checks = 200, double input_lo = -1.0, double input_hi = 1.0) {
+                           std::int64_t max_checks = 200, double input_lo = -1.0, double input_hi = 1.0,
+                           cpu_conv_algorithm conv_algorithm = cpu_conv_algorithm::automatic) {
     cpu64 be(1);
     be.poison_allocations(true);
+    be.set_conv_algorithm(conv_algorithm);
     model<cpu64, Spec> m(be, sample, seed, "gradcheck");
     const shape in_shape = detail::with_batch(batch, sample);
     auto x = random_tensor<double>(in_shape, seed + 1, input_lo, input_hi);

@@ -18,6 +18,11 @@
 
 namespace hg {
 
+/// How the CPU conv2d computes 3x3 convolutions at stride 1 (every other shape uses im2col + GEMM):
+/// automatic picks per problem (cpu/conv2d_winograd.hpp, conv_winograd_tile); im2col always uses
+/// the GEMM of patches; winograd_2x2 / winograd_4x4 force Winograd F(2x2, 3x3) / F(4x4, 3x3).
+enum class cpu_conv_algorithm { automatic, im2col, winograd_2x2, winograd_4x4 };
+
 template <class T>
 class cpu_backend {
 public:
@@ -42,6 +47,10 @@ public:
     void use_eigen_threads() const {
         if (Eigen::nbThreads() != threads_) Eigen::setNbThreads(threads_);
     }
+
+    /// The conv2d algorithm for 3x3 stride-1 problems (default cpu_conv_algorithm::automatic).
+    cpu_conv_algorithm conv_algorithm() const { return conv_algorithm_; }
+    void set_conv_algorithm(cpu_conv_algorithm a) { conv_algorithm_ = a; }
 
     /// A new tensor on this backend with uninitialised contents (NaN-filled when poisoning is on).
     tensor_type empty(const shape& s) const {
@@ -81,6 +90,7 @@ public:
 private:
     int threads_;
     bool poison_ = false;
+    cpu_conv_algorithm conv_algorithm_ = cpu_conv_algorithm::automatic;
     mutable std::shared_ptr<void> scratch_;
     mutable std::size_t scratch_size_ = 0;
 };
