@@ -3,8 +3,9 @@
 //   activations  leaky_relu (0.1), relu, sigmoid, tanh, forward and backward, on [N, 32, 32, 256]
 //                (the decoder's last upscale convolution output: 4M floats at batch 16)
 //   add, axpy, copy on the same tensors (copy: the streaming reference the others compare with)
-//   depth_to_space / space_to_depth between [N, 32, 32, 256] and [N, 64, 64, 64] (the decoder's last
-//                upscale) and between [N, 4, 4, 2048] and [N, 8, 8, 512] (the encoder's upscale)
+//   depth_to_space / space_to_depth at every upscale of the model: [N, 4, 4, 2048] <-> [N, 8, 8, 512]
+//                (the encoder's), [N, 8, 8, 1024] <-> [N, 16, 16, 256], [N, 16, 16, 512] <->
+//                [N, 32, 32, 128] and [N, 32, 32, 256] <-> [N, 64, 64, 64] (the decoder's three)
 // Counter GB/s = the bytes the op must read and write per call / time: activation forward 8 per
 // element (x read, y written), backward 12 (dy and one of x or y read, dx written: leaky_relu and
 // relu use x, sigmoid and tanh use y), add 12, axpy 12, copy 8, pixel shuffle 8.
@@ -101,6 +102,8 @@ void shuffle_shapes(benchmark::internal::Benchmark* b) {
     for (const std::int64_t n : {16, 64}) {
         if (n > 16 && hg::bench::quick()) continue;
         b->Args({n, 32, 32, 256});
+        b->Args({n, 16, 16, 512});
+        b->Args({n, 8, 8, 1024});
         b->Args({n, 4, 4, 2048});
     }
     b->ArgNames({"batch", "h", "w", "c4"})->Unit(benchmark::kMicrosecond)->UseRealTime();

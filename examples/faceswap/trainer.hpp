@@ -234,7 +234,11 @@ public:
         // step; its backward pass ran for nothing, and its gradients are dropped below.
         const side_inputs inputs[2] = {upload(a), upload(b)};
         profile_.mark(step_phase::upload);
-        model_.zero_grad();
+        // Every completed step leaves the gradients at zero (the optimizers clear them after an
+        // update or a skip, and a dropped step clears them below), so the zeroing pass over all
+        // parameters runs only before the first step and after a step that did not complete.
+        if (!grads_zero_) model_.zero_grad();
+        grads_zero_ = false;
         for (int s = 0; s < 2; ++s) side_step(inputs[s], s);
         const hg::tensor losses = be_.to_host(value_);
         const double values[2] = {double(losses[0]) + double(losses[1]), double(losses[2]) + double(losses[3])};
@@ -246,12 +250,14 @@ public:
         profile_.mark(step_phase::optimizer);
         if (!applied) {
             model_.zero_grad();
+            grads_zero_ = true;
             ++failures_;
             warn("iteration " + std::to_string(iteration_ + 1) + ": the loss or its gradient is not finite (A " +
                  std::to_string(values[0]) + ", B " + std::to_string(values[1]) + "), step skipped");
             if (failures_ >= 3) roll_back();
             return false;
         }
+        grads_zero_ = true;  // every optimizer applied its update and cleared its gradients
         failures_ = 0;
         ++iteration_;
         last_[0] = values[0];
@@ -497,6 +503,7 @@ private:
     double lr_ = 0;
     double last_[2] = {std::nan(""), std::nan("")};
     int failures_ = 0;
+    bool grads_zero_ = false;  ///< the gradients are known to be zero (see step(a, b))
     double window_sum_ = 0;
     std::int64_t window_count_ = 0;
     double previous_window_ = std::nan("");

@@ -104,15 +104,33 @@ int conv_winograd_tile(const cpu_backend<T>& be, const math::conv2d_dims& d) {
     return 0;
 }
 
+/// One output tile: image n, first output pixel (oy, ox), and how many of its m x m outputs lie
+/// inside the image (rows x cols; fewer than m at the bottom and right edges).
+struct winograd_tile {
+    std::int64_t n, oy, ox, rows, cols;
+};
+
 /// Tiling of one conv problem for F(m x m, 3 x 3).
 struct winograd_tiling {
+    int m = 0;
     std::int64_t tiles_y = 0, tiles_x = 0, tiles = 0;  // per image: tiles_y * tiles_x; tiles: all images
     static winograd_tiling make(const math::conv2d_dims& d, int m) {
         winograd_tiling t;
+        t.m = m;
         t.tiles_y = (d.oh + m - 1) / m;
         t.tiles_x = (d.ow + m - 1) / m;
         t.tiles = d.n * t.tiles_y * t.tiles_x;
         return t;
+    }
+    /// Tile t, numbered image by image, row by row.
+    winograd_tile at(const math::conv2d_dims& d, std::int64_t t) const {
+        winograd_tile tile;
+        tile.n = t / (tiles_y * tiles_x);
+        tile.oy = (t / tiles_x) % tiles_y * m;
+        tile.ox = t % tiles_x * m;
+        tile.rows = std::min<std::int64_t>(m, d.oh - tile.oy);
+        tile.cols = std::min<std::int64_t>(m, d.ow - tile.ox);
+        return tile;
     }
 };
 
@@ -143,6 +161,24 @@ void winograd_filter_transform(const cpu_backend<T>& be, std::int64_t k_count, s
     });
 }
 
+/// Copies the S x S window of image n of t [N, H, W, channels] whose first pixel is (y0, x0),
+/// channels [c0, c0 + cb), into window[S][S][winograd_block]; pixels outside the image are zeros.
+template <int S, class T>
+void winograd_gather(const T* t, std::int64_t h, std::int64_t w, std::int64_t channels, std::int64_t n,
+                     std::int64_t y0, std::int64_t x0, std::int64_t c0, int cb, T* window) {
+    for (int a = 0; a < S; ++a) {
+        for (int b = 0; b < S; ++b) {
+            const std::int64_t iy = y0 + a, ix = x0 + b;
+            T* cell = window + (a * S + b) * winograd_block;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                std::fill(cell, cell + cb, T(0));
+            } else {
+                std::memcpy(cell, t + ((n * h + iy) * w + ix) * channels + c0, static_cast<std::size_t>(cb) * sizeof(T));
+            }
+        }
+    }
+}
+
 /// V[t][xi nu][C] = B^T d B for the tiles [t0, t0 + count) of input x [N, H, W, C] (the tile's
 /// alpha x alpha input window starts one pixel above and left of its outputs: padding 1).
 template <int M, class T>
@@ -152,10 +188,8 @@ void winograd_input_transform(const cpu_backend<T>& be, const math::conv2d_dims&
     constexpr int alpha = F::alpha;
     const std::int64_t c_count = d.c;
     parallel_for(count, be.threads(), 2, [&](std::int64_t i) {
-        const std::int64_t t = t0 + i;
-        const std::int64_t n = t / (tl.tiles_y * tl.tiles_x);
-        const std::int64_t ty = (t / tl.tiles_x) % tl.tiles_y, tx = t % tl.tiles_x;
-        const std::int64_t y0 = ty * M - d.pad, x0 = tx * M - d.pad;
+        const winograd_tile tile = tl.at(d, t0 + i);
+        const std::int64_t n = tile.n, y0 = tile.oy - d.pad, x0 = tile.ox - d.pad;
         const bool inside = y0 >= 0 && x0 >= 0 && y0 + alpha <= d.h && x0 + alpha <= d.w;
         T window[alpha][alpha][winograd_block];
         for (std::int64_t c0 = 0; c0 < c_count; c0 += winograd_block) {
@@ -166,18 +200,7 @@ void winograd_input_transform(const cpu_backend<T>& be, const math::conv2d_dims&
                 winograd_sandwich<alpha, alpha, false>(F::bt, src, d.w * c_count, c_count, dst, alpha * c_count, c_count, cb);
                 continue;
             }
-            for (int a = 0; a < alpha; ++a) {
-                for (int b = 0; b < alpha; ++b) {
-                    const std::int64_t iy = y0 + a, ix = x0 + b;
-                    T* cell = window[a][b];
-                    if (iy < 0 || iy >= d.h || ix < 0 || ix >= d.w) {
-                        std::fill(cell, cell + cb, T(0));
-                    } else {
-                        std::memcpy(cell, x + ((n * d.h + iy) * d.w + ix) * c_count + c0,
-                                    static_cast<std::size_t>(cb) * sizeof(T));
-                    }
-                }
-            }
+            winograd_gather<alpha>(x, d.h, d.w, c_count, n, y0, x0, c0, cb, &window[0][0][0]);
             winograd_sandwich<alpha, alpha, false>(F::bt, &window[0][0][0], alpha * winograd_block, winograd_block, dst,
                                                    alpha * c_count, c_count, cb);
         }
@@ -193,18 +216,15 @@ void winograd_output_transform(const cpu_backend<T>& be, const math::conv2d_dims
     constexpr int alpha = F::alpha;
     const std::int64_t k_count = d.k;
     parallel_for(count, be.threads(), 2, [&](std::int64_t i) {
-        const std::int64_t t = t0 + i;
-        const std::int64_t n = t / (tl.tiles_y * tl.tiles_x);
-        const std::int64_t ty = (t / tl.tiles_x) % tl.tiles_y, tx = t % tl.tiles_x;
-        const std::int64_t rows = std::min<std::int64_t>(M, d.oh - ty * M), cols = std::min<std::int64_t>(M, d.ow - tx * M);
+        const winograd_tile tile = tl.at(d, t0 + i);
         T block[M][M][winograd_block];
         for (std::int64_t k0 = 0; k0 < k_count; k0 += winograd_block) {
             const int kb = static_cast<int>(std::min<std::int64_t>(winograd_block, k_count - k0));
             winograd_sandwich<M, alpha, false>(F::at, mprod + i * alpha * alpha * k_count + k0, alpha * k_count, k_count, &block[0][0][0],
                                                M * winograd_block, winograd_block, kb);
-            for (std::int64_t a = 0; a < rows; ++a) {
-                for (std::int64_t b = 0; b < cols; ++b) {
-                    T* dst = y + ((n * d.oh + ty * M + a) * d.ow + tx * M + b) * k_count + k0;
+            for (std::int64_t a = 0; a < tile.rows; ++a) {
+                for (std::int64_t b = 0; b < tile.cols; ++b) {
+                    T* dst = y + ((tile.n * d.oh + tile.oy + a) * d.ow + tile.ox + b) * k_count + k0;
                     const T* src = block[a][b];
                     if (bias) {
                         for (int c = 0; c < kb; ++c) dst[c] = src[c] + bias[k0 + c];
@@ -226,30 +246,18 @@ void winograd_gradient_transform(const cpu_backend<T>& be, const math::conv2d_di
     constexpr int alpha = F::alpha;
     const std::int64_t k_count = d.k;
     parallel_for(count, be.threads(), 2, [&](std::int64_t i) {
-        const std::int64_t t = t0 + i;
-        const std::int64_t n = t / (tl.tiles_y * tl.tiles_x);
-        const std::int64_t ty = (t / tl.tiles_x) % tl.tiles_y, tx = t % tl.tiles_x;
-        const std::int64_t rows = std::min<std::int64_t>(M, d.oh - ty * M), cols = std::min<std::int64_t>(M, d.ow - tx * M);
-        const bool inside = rows == M && cols == M;
+        const winograd_tile tile = tl.at(d, t0 + i);
+        const bool inside = tile.rows == M && tile.cols == M;
         T block[M][M][winograd_block];
         for (std::int64_t k0 = 0; k0 < k_count; k0 += winograd_block) {
             const int kb = static_cast<int>(std::min<std::int64_t>(winograd_block, k_count - k0));
             T* dst = dm + i * alpha * alpha * k_count + k0;
-            const T* first = dy + ((n * d.oh + ty * M) * d.ow + tx * M) * k_count + k0;
+            const T* first = dy + ((tile.n * d.oh + tile.oy) * d.ow + tile.ox) * k_count + k0;
             if (inside) {
                 winograd_sandwich<alpha, M, true>(F::at, first, d.ow * k_count, k_count, dst, alpha * k_count, k_count, kb);
                 continue;
             }
-            for (int a = 0; a < M; ++a) {
-                for (int b = 0; b < M; ++b) {
-                    T* cell = block[a][b];
-                    if (a < rows && b < cols) {
-                        std::memcpy(cell, first + (a * d.ow + b) * k_count, static_cast<std::size_t>(kb) * sizeof(T));
-                    } else {
-                        std::fill(cell, cell + kb, T(0));
-                    }
-                }
-            }
+            winograd_gather<M>(dy, d.oh, d.ow, k_count, tile.n, tile.oy, tile.ox, k0, kb, &block[0][0][0]);
             winograd_sandwich<alpha, M, true>(F::at, &block[0][0][0], M * winograd_block, winograd_block, dst,
                                               alpha * k_count, k_count, kb);
         }
