@@ -1,15 +1,18 @@
 // Shared pieces of the benchmark suites: the quick switch (HG_BENCH_QUICK, set by scripts/bench.sh
 // --quick, makes a suite register only its smallest problem of each kind), the --hg_threads=N flag
 // and the process-wide CPU backend it configures, seeded random tensors, a bytes-per-call GB/s
-// counter, and a main() for the CPU suites. The CUDA suites use quick() too (bench/cuda/*).
+// counter, the problem lists a CPU suite shares with its CUDA twin (dense_shapes, reduce_sizes), and
+// a main() for the CPU suites. The CUDA suites use quick() and the lists too (bench/cuda/*).
 #pragma once
 
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "hourglass/cpu/backend.hpp"
 #include "hourglass/ops/random.hpp"
@@ -24,6 +27,26 @@ inline bool quick() {
         return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
     }();
     return on;
+}
+
+/// Problem lists shared by a CPU suite and its CUDA twin, so both time the same problems.
+/// Dense: the two dense layers of the 64 px model, {batch, in, out}, at batch 16 (and 64 unless quick).
+inline std::vector<std::array<std::int64_t, 3>> dense_shapes() {
+    constexpr std::int64_t flat = 4 * 4 * 1024, bottleneck = 1024;
+    std::vector<std::array<std::int64_t, 3>> shapes;
+    for (const std::int64_t n : {16, 64}) {
+        if (n > 16 && quick()) continue;
+        shapes.push_back({n, flat, bottleneck});
+        shapes.push_back({n, bottleneck, flat});
+    }
+    return shapes;
+}
+
+/// Reductions: element counts of a batch of 16 64 px images, and (unless quick) 64 of 128 px and the
+/// 80M of a parameter buffer.
+inline std::vector<std::int64_t> reduce_sizes() {
+    if (quick()) return {16 * 64 * 64 * 3};
+    return {16 * 64 * 64 * 3, 64 * 128 * 128 * 3, std::int64_t{80} * 1000 * 1000};
 }
 
 /// The thread count of the CPU backend: --hg_threads=N (0, the default: every OpenMP thread).

@@ -56,12 +56,7 @@ void bm_dense_backward_filter(benchmark::State& state) { run(state, pass::backwa
 
 /// The two dense layers of the 64 px model at batch 16 and 64.
 void shapes(benchmark::internal::Benchmark* b) {
-    constexpr std::int64_t flat = 4 * 4 * 1024, bottleneck = 1024;
-    for (const std::int64_t n : {16, 64}) {
-        if (n > 16 && hg::bench::quick()) continue;
-        b->Args({n, flat, bottleneck});
-        b->Args({n, bottleneck, flat});
-    }
+    for (const auto& [n, in, out] : hg::bench::dense_shapes()) b->Args({n, in, out});
     b->ArgNames({"batch", "in", "out"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 

@@ -28,8 +28,7 @@ void bm_reduce(benchmark::State& state, hg::ops::reduction kind) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-    b->Arg(16 * 64 * 64 * 3);
-    if (!hg::bench::quick()) b->Arg(64 * 128 * 128 * 3)->Arg(std::int64_t{80} * 1000 * 1000);
+    for (const std::int64_t n : hg::bench::reduce_sizes()) b->Arg(n);
     b->ArgNames({"n"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 

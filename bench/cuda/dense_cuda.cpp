@@ -109,14 +109,8 @@ void bm_dense_backward_data(benchmark::State& state) { run(state, pass::backward
 void bm_dense_backward_filter(benchmark::State& state) { run(state, pass::backward_filter); }
 
 void shapes(benchmark::internal::Benchmark* b) {
-    constexpr std::int64_t flat = 4 * 4 * 1024, bottleneck = 1024;
-    for (const std::int64_t n : {16, 64}) {
-        if (n > 16 && hg::bench::quick()) continue;
-        for (const std::int64_t tf32 : {0, 1}) {
-            b->Args({n, flat, bottleneck, tf32});
-            b->Args({n, bottleneck, flat, tf32});
-        }
-    }
+    for (const auto& [n, in, out] : hg::bench::dense_shapes())
+        for (const std::int64_t tf32 : {0, 1}) b->Args({n, in, out, tf32});
     b->ArgNames({"batch", "in", "out", "tf32"})->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 

@@ -38,7 +38,6 @@ void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const 
                     const basic_tensor<T>& w, const basic_tensor<T>& b, const basic_tensor<T>& y) {
     detail::check_conv2d<cpu_backend<T>>(d, x, w, &b, y, "conv2d_forward", "x", "y");
     const T* bias = b.defined() ? b.data() : nullptr;
-    be.use_eigen_threads();
     switch (cpu_impl::conv_winograd_tile(be, d)) {
         case 2: return cpu_impl::conv2d_winograd_forward<2>(be, d, x.data(), w.data(), bias, y.data());
         case 4: return cpu_impl::conv2d_winograd_forward<4>(be, d, x.data(), w.data(), bias, y.data());
@@ -50,7 +49,6 @@ template <class T>
 void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, const basic_tensor<T>& dy,
                           const basic_tensor<T>& w, const basic_tensor<T>& dx) {
     detail::check_conv2d<cpu_backend<T>>(d, dx, w, nullptr, dy, "conv2d_backward_data", "dx", "dy");
-    be.use_eigen_threads();
     switch (cpu_impl::conv_winograd_tile(be, d)) {
         case 2: return cpu_impl::conv2d_winograd_backward_data<2>(be, d, dy.data(), w.data(), dx.data());
         case 4: return cpu_impl::conv2d_winograd_backward_data<4>(be, d, dy.data(), w.data(), dx.data());
@@ -63,7 +61,6 @@ void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d
                             const basic_tensor<T>& dy, const basic_tensor<T>& dw, const basic_tensor<T>& db) {
     detail::check_conv2d<cpu_backend<T>>(d, x, dw, &db, dy, "conv2d_backward_filter", "x", "dy");
     T* dbias = db.defined() ? db.data() : nullptr;
-    be.use_eigen_threads();
     switch (cpu_impl::conv_winograd_tile(be, d)) {
         case 2: return cpu_impl::conv2d_winograd_backward_filter<2>(be, d, x.data(), dy.data(), dw.data(), dbias);
         case 4: return cpu_impl::conv2d_winograd_backward_filter<4>(be, d, x.data(), dy.data(), dw.data(), dbias);
