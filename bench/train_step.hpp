@@ -1,8 +1,8 @@
 // The face-swap training-step benchmark shared by bench/train_step_cpu.cpp and
-// bench/cuda/train_step_cuda.cpp: one whole iteration of hourglass-swap's trainer (both sides A and
+// bench/cuda/train_step_cuda.cpp: one whole iteration of the face-swap trainer (hg::swap::trainer, what hourglass-swap train runs) (both sides A and
 // B: upload, forward, SSIM + MSE face-masked loss, backward, the three Adam steps) timed on batches
 // of random images in [0, 1] made once (the batch loaders are not involved: their cost is what
-// `hourglass-swap train --profile` reports as data wait). The step is faceswap::trainer::step(a, b)
+// `hourglass-swap train --profile` reports as data wait). The step is hg::swap::trainer::step(a, b)
 // itself, so the benchmark measures the program's own code path.
 //
 // Benchmarks are named "<prefix>/<architecture>/batch:<per side>" (e.g. train_step_cpu/original/
@@ -32,7 +32,7 @@
 
 #include "architectures.hpp"
 #include "hourglass/hourglass.hpp"
-#include "trainer.hpp"
+#include "hourglass/swap/trainer.hpp"
 
 namespace hg::bench {
 
@@ -57,18 +57,18 @@ inline hg::data::batch random_batch(std::int64_t n, std::int64_t size, std::uint
 template <class B, class Arch>
 class train_step_fixture {
 public:
-    using trainer_type = faceswap::trainer<B, Arch, false>;
+    using trainer_type = hg::swap::trainer<B, Arch, false>;
 
     train_step_fixture(B& be, std::int64_t batch)
         : dir_(std::filesystem::temp_directory_path() /
                ("hg_bench_train_step_" + std::to_string(::getpid()) + "_" + Arch::name + "_" + std::to_string(batch))) {
         std::filesystem::remove_all(dir_);
-        faceswap::train_options o;
+        hg::swap::train_options o;
         o.architecture = Arch::name;
         o.batch = batch;
         o.loader_threads = 1;
         auto side = [&] {
-            faceswap::side_data s;
+            hg::swap::side_data s;
             s.producer = [](std::int64_t, std::uint64_t, const hg::data::sample_views& v) {
                 for (const auto* t : {&v.input, &v.target, &v.mask})
                     for (std::int64_t i = 0; i < t->numel(); ++i) (*t)[i] = 0.5f;
@@ -160,8 +160,8 @@ std::string register_train_steps(const std::string& prefix, B& be, const std::ve
             if (iterations > 0) b->Iterations(iterations);
         };
         // Only the two compared architectures are instantiated (each trainer is a large template).
-        if (c.architecture == faceswap::original::name) add(faceswap::original{});
-        else if (c.architecture == faceswap::dfl_h128::name) add(faceswap::dfl_h128{});
+        if (c.architecture == hg::swap::original::name) add(hg::swap::original{});
+        else if (c.architecture == hg::swap::dfl_h128::name) add(hg::swap::dfl_h128{});
         else throw hg::value_error("train_step benchmark: unknown architecture '" + c.architecture + "' (original, dfl-h128)");
         if (c.by_default) defaults += (defaults.empty() ? "^(" : "|") + name;
     }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hourglass needs to build and test (compiler, CMake, Eigen, stb,
-# doctest, Google Benchmark, clang-14 with libFuzzer and the sanitizer runtimes for the fuzz
-# test). Does nothing when they are all present; needs root (or sudo) otherwise.
+# doctest, Google Benchmark, CLI11 for hourglass-swap's command line, clang-14 with libFuzzer and
+# the sanitizer runtimes for the fuzz test). Does nothing when they are all present; needs root
+# (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
 # With arguments, installs those packages instead (other scripts use it for their own needs).
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev clang-14 libclang-rt-14-dev)
+packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev)
 if (($# > 0)); then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,17 +1,23 @@
-// hourglass-autoencoder: the smallest complete use of the library. It generates 32x32 RGB images
-// (soft coloured discs on gradient backgrounds, deterministic by seed), trains a small convolutional
-// autoencoder on them on the CPU backend with the library's mean-squared-error loss
-// (hg::losses::mse) and SGD with momentum (hg::optim), and prints the training loss and the loss on
-// held-out images as they fall.
+// hourglass-autoencoder: the smallest complete use of the library's training cycle. It generates
+// 32x32 RGB images (soft coloured discs on gradient backgrounds, deterministic by seed), and trains
+// a small convolutional autoencoder on them with hg::train::cycle on the CPU backend: the
+// mean-squared-error loss (hg::losses::mse), SGD with momentum (hg::optim), checkpoints and the loss
+// log in the --out folder (a second run resumes there), and the stop criteria of the library
+// (iterations, epochs, a loss target, a time limit, Ctrl-C). It prints the loss on held-out images
+// before and after.
 //
-//   hourglass-autoencoder [--steps N] [--batch B] [--lr LR] [--seed S] [--threads T]
+//   hourglass-autoencoder [--out DIR] [--iterations N] [--epochs E] [--target-loss L]
+//                         [--time-limit 10m] [--batch B] [--lr LR] [--samples N] [--seed S] [--threads T]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
+#include <limits>
+#include <memory>
 #include <string>
 
 #include "hourglass/hourglass.hpp"
@@ -26,38 +32,6 @@ using autoencoder = hg::sequential<hg::conv2d<16, 3, 2>, hg::leaky_relu<0.1f>,  
                                    hg::conv2d<3, 3>, hg::sigmoid>;              // 32x32x3
 
 constexpr int image_size = 32;
-
-struct options {
-    int steps = 1000;
-    int batch = 16;
-    float lr = 0.05f;
-    std::uint64_t seed = 1;
-    int threads = 0;
-};
-
-options parse(int argc, char** argv) {
-    options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw hg::value_error("option " + arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--steps") o.steps = std::stoi(value());
-        else if (arg == "--batch") o.batch = std::stoi(value());
-        else if (arg == "--lr") o.lr = std::stof(value());
-        else if (arg == "--seed") o.seed = std::stoull(value());
-        else if (arg == "--threads") o.threads = std::stoi(value());
-        else if (arg == "--help" || arg == "-h") {
-            std::printf("usage: hourglass-autoencoder [--steps N] [--batch B] [--lr LR] [--seed S] [--threads T]\n");
-            std::exit(0);
-        } else
-            throw hg::value_error("unknown option " + arg + " (try --help)");
-    }
-    if (o.steps < 1 || o.batch < 1 || !(o.lr > 0.f) || !std::isfinite(o.lr) || o.threads < 0)
-        throw hg::value_error("--steps and --batch must be >= 1, --lr positive and finite, --threads >= 0");
-    return o;
-}
 
 /// Image `index` of the generated set: a soft-edged disc of one colour on a two-colour gradient.
 void render_image(std::uint64_t seed, std::uint64_t index, float* out) {
@@ -84,60 +58,128 @@ hg::tensor make_batch(std::uint64_t seed, std::uint64_t first, int count) {
     return t;
 }
 
+struct options {
+    std::string out = "hourglass-autoencoder-run";
+    std::int64_t iterations = 1000;
+    double epochs = 0;
+    double target_loss = std::numeric_limits<double>::quiet_NaN();
+    std::int64_t target_window = 50;
+    std::string time_limit;
+    std::int64_t batch = 16;
+    double lr = 0.05;
+    std::int64_t samples = 4096;
+    std::uint64_t seed = 1;
+    int threads = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    options o;
+    CLI::App app{"hourglass-autoencoder: trains a small convolutional autoencoder on generated 32x32 images "
+                 "with the library's training cycle (checkpoints and losses.csv in --out; a second run resumes)"};
+    app.add_option("--out", o.out, "Model folder: checkpoints, losses.csv, loss.png")->capture_default_str();
+    app.add_option("--iterations", o.iterations,
+                   "Stop after this many iterations (0: no iteration limit; 1000 unless --epochs, --target-loss or "
+                   "--time-limit is given)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--epochs", o.epochs, "Stop after this many passes over the --samples images")->check(CLI::PositiveNumber);
+    app.add_option("--target-loss", o.target_loss, "Stop when the mean loss of the last --target-window iterations is <= this")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--target-window", o.target_window, "Iterations in the loss target's moving mean")
+        ->capture_default_str()
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000}));
+    app.add_option("--time-limit", o.time_limit, "Stop after this long, e.g. 90s, 10m, 1h30m");
+    app.add_option("--batch", o.batch, "Images per iteration")->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+    app.add_option("--lr", o.lr, "SGD learning rate (momentum 0.9)")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--samples", o.samples, "Training images (an epoch is one pass over them)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+    app.add_option("--seed", o.seed, "Image set and initialisation seed")->capture_default_str();
+    app.add_option("--threads", o.threads, "CPU threads (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);
     try {
-        const options o = parse(argc, argv);
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
         hg::cpu be(o.threads);
         hg::model<hg::cpu, autoencoder> net(be, hg::shape{image_size, image_size, 3}, o.seed, "autoencoder");
-        std::printf("autoencoder: %lld parameters, %d threads, batch %d, %d steps\n",
-                    static_cast<long long>(net.parameter_count()), be.threads(), o.batch, o.steps);
 
+        hg::train::cycle_options co;
+        co.folder = o.out;
+        co.format = "hourglass-autoencoder";
+        co.header["example"] = "autoencoder";
+        co.header["samples"] = o.samples;
+        co.batch = o.batch;
+        const bool other_limit = app.count("--epochs") || app.count("--target-loss") || app.count("--time-limit");
+        co.stop.iterations = app.count("--iterations") || !other_limit ? o.iterations : 0;
+        co.stop.epochs = o.epochs;
+        co.stop.target_loss = o.target_loss;
+        co.stop.target_window = o.target_window;
+        if (!o.time_limit.empty()) co.stop.time_limit_seconds = hg::train::parse_duration(o.time_limit);
+        co.save_every = 500;
+        co.preview_every = -1;
+        co.seed = o.seed;
+        co.loader_threads = 1;
         // SGD with momentum over the flat parameter buffer: v = 0.9 v + g; w -= lr v. The NaN guard
-        // is on: a step with a non-finite gradient is skipped and counted, never applied.
-        hg::optim::settings settings;
-        settings.rule = hg::optim::sgd(o.lr, 0.9);
-        hg::optim::optimizer<hg::cpu> opt(net, settings);
+        // is on: a step with a non-finite gradient is skipped, never applied.
+        co.optimizer.rule = hg::optim::sgd(o.lr, 0.9);
+
+        // One side: the generated images, each its own target.
+        std::vector<hg::train::side<hg::cpu>> sides(1);
+        sides[0].source.name = "images";
+        sides[0].source.samples = o.samples;
+        sides[0].source.height = sides[0].source.width = image_size;
+        const std::uint64_t seed = o.seed;
+        sides[0].source.producer = [seed](std::int64_t i, std::uint64_t, const hg::data::sample_views& v) {
+            render_image(seed, static_cast<std::uint64_t>(i), v.input.data());
+            std::copy_n(v.input.data(), v.input.numel(), v.target.data());
+        };
+        sides[0].task = std::make_unique<hg::train::autoencoder_task<hg::cpu, decltype(net), hg::losses::mse>>(net, hg::losses::mse());
+
+        hg::train::cycle<hg::cpu>* running = nullptr;  // set below; on_step runs only inside run()
+        hg::train::cycle_events events;
+        events.log = [](const std::string& s) { std::printf("%s\n", s.c_str()); };
+        events.on_step = [&running] {
+            const auto& c = *running;
+            if (c.iteration() % 100 == 0)
+                std::printf("iteration %6lld  epoch %6.2f  loss %.5f  (mean of the last %lld: %.5f)\n",
+                            static_cast<long long>(c.iteration()), c.epoch(), c.last_loss(0),
+                            static_cast<long long>(c.options().stop.target_window), c.smoothed_loss(0));
+        };
+        const auto start = std::chrono::steady_clock::now();
+        hg::train::cycle<hg::cpu> cycle(be, co, {{"autoencoder", &net.params()}}, std::move(sides), events);
+        running = &cycle;
+        const std::int64_t first = cycle.iteration();
+
         const hg::losses::mse mse;
         auto value = be.empty(hg::shape{1});
-        auto loss_of = [&](const hg::tensor& y, const hg::tensor& x) {
-            mse.forward(be, y, x, value);
-            return hg::losses::detail::read_scalar(be, value);
-        };
-
         const std::uint64_t held_out_first = 1u << 30;  // images never used for training
         const auto held_out = make_batch(o.seed, held_out_first, 64);
-        auto eval = [&]() { return loss_of(net.forward(held_out), held_out); };
+        auto eval = [&]() {
+            mse.forward(be, net.forward(held_out), held_out, value);
+            return hg::losses::detail::read_scalar(be, value);
+        };
         const double initial = eval();
-        std::printf("step %5d  held-out loss %.5f\n", 0, initial);
-
-        auto dy = be.empty(hg::shape{o.batch, image_size, image_size, 3});
-        const auto start = std::chrono::steady_clock::now();
-        double last_eval = initial;
-        for (int step = 1; step <= o.steps; ++step) {
-            const auto x = make_batch(o.seed, static_cast<std::uint64_t>(step) * o.batch, o.batch);
-            const hg::tensor& y = net.forward(x);
-            const double loss = loss_of(y, x);
-            if (!std::isfinite(loss)) throw hg::error("training diverged: the loss is not finite at step " + std::to_string(step));
-            hg::ops::fill(be, dy, 0.f);
-            mse.backward(be, y, x, 1.0, dy);  // dy = dL/dy (backward adds into dy)
-            net.zero_grad();
-            net.backward(dy);
-            opt.step();
-            if (step % 100 == 0 || step == o.steps) {
-                last_eval = eval();
-                const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                std::printf("step %5d  train loss %.5f  held-out loss %.5f  (%.1f steps/s)\n", step, loss, last_eval,
-                            step / seconds);
-            }
-        }
-        std::printf("held-out loss fell from %.5f to %.5f (%.1fx lower)\n", initial, last_eval, initial / last_eval);
-        if (opt.skipped_steps() > 0)
-            std::printf("%lld steps skipped for a non-finite gradient\n", static_cast<long long>(opt.skipped_steps()));
-        return last_eval < initial ? 0 : 1;
-    } catch (const std::exception& e) {
+        std::printf("autoencoder: %lld parameters, %d threads, batch %lld, %lld images; %s at iteration %lld; held-out loss %.5f\n",
+                    static_cast<long long>(net.parameter_count()), be.threads(), static_cast<long long>(o.batch),
+                    static_cast<long long>(o.samples), cycle.resumed() ? "resumed" : "starting",
+                    static_cast<long long>(first), initial);
+        const auto stopped = cycle.run(&hg::train::install_stop_signals());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double final_loss = eval();
+        std::printf("%s\n", stopped.message.c_str());
+        std::printf("%lld iterations in %.1f s; training loss %.5f; held-out loss %.5f -> %.5f; model in %s\n",
+                    static_cast<long long>(cycle.iteration() - first), seconds, cycle.last_loss(0), initial, final_loss,
+                    o.out.c_str());
+        return 0;
+    } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-autoencoder: %s\n", e.what());
         return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "hourglass-autoencoder: %s\n", e.what());
+        return 1;
     }
 }

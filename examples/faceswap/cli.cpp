@@ -1,64 +1,153 @@
-// hourglass-swap's argument parsing: one function per command, each reading its options into the
-// option structs of commands.hpp and printing what the command produced.
+// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info), each
+// reading its options into the option structs of commands.hpp; then the command runs and its results
+// are printed. `--help` (on the program or a command) lists every option with its type, range or
+// allowed values and default, and exits 0. Exit statuses: 0 ok; 2 a usage error (no or an unknown
+// command, an unknown option, a bad value, or an hg::value_error from the command); 1 any other
+// failure of the command. Messages go to stderr as "hourglass-swap <command>: <message>".
 #include "cli.hpp"
 
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
+#include <iostream>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "commands.hpp"
+#include "hourglass/swap/architectures.hpp"
+#include "hourglass/swap/train_options.hpp"
+#include "hourglass/train/stop_criteria.hpp"
 
 namespace faceswap {
 namespace {
 
-const char* usage =
-    "usage:\n"
-    "  hourglass-swap demo  [--out DIR] [--iterations N] [--seed S] [--device auto|cpu|cuda] [--threads T] [--profile]\n"
-    "  hourglass-swap train --a DIR --b DIR --model DIR [--arch original|lightweight|dfaker|dfl-h128|slim|micro]\n"
-    "                       [--mask] [--batch 16] [--iterations N] [--loss ssim,mse] [--optimizer adam] [--lr 5e-5]\n"
-    "                       [--device auto|cpu|cuda] [--threads T] [--save-every 250] [--preview-every N] [--seed S]\n"
-    "                       [--profile]\n"
-    "  hourglass-swap swap  --model DIR --input DIR_OR_IMAGE --output DIR [--direction a2b|b2a] [--blend]\n"
-    "                       [--boxes FILE]\n"
-    "                       [--device auto|cpu|cuda] [--threads T]\n"
-    "  hourglass-swap info  --model DIR\n"
-    "(docs/faceswap.md describes every option)\n";
+const std::vector<std::string> devices = {"auto", "cpu", "cuda"};
+const std::vector<std::string> optimizers = hg::optim::rule_names();
+const std::vector<std::string> losses = hg::swap::loss_term_names();
 
-struct args {
-    std::vector<std::string> v;
-    std::size_t i = 0;
-    bool done() const { return i >= v.size(); }
-    std::string next() { return v[i++]; }
-    std::string value(const std::string& opt) {
-        if (done()) throw hg::value_error("option " + opt + " needs a value");
-        return next();
+std::string join(const std::vector<std::string>& v, const char* sep) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+    return s;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+    return out;
+}
+
+/// The first check of a numeric option: a value that is not a T (an integer, or a finite number for
+/// floating-point T) is a ConversionError "<option> needs an integer, got '<value>'". It throws
+/// rather than returning the message, so that CLI11 does not prefix the option name a second time.
+template <class T>
+CLI::Validator numeric(const std::string& option) {
+    return CLI::Validator(
+        [option](std::string& s) {
+            T v{};
+            bool ok = CLI::detail::lexical_cast(s, v);
+            if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
+            if constexpr (std::is_unsigned_v<T>) ok = ok && s.find('-') == std::string::npos;
+            if (!ok) {
+                const char* what = std::is_floating_point_v<T> ? "a finite number"
+                                   : std::is_unsigned_v<T>     ? "an integer >= 0"
+                                                               : "an integer";
+                throw CLI::ConversionError(option + " needs " + what + ", got '" + s + "'");
+            }
+            return std::string();
+        },
+        "");
+}
+
+/// A lower bound: the value must be > 0 (POSITIVE) or >= 0 (NONNEGATIVE), as CLI11 names them.
+CLI::Validator lower_bound(bool strict) {
+    return CLI::Validator(
+        [strict](std::string& s) {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(s, v) || (strict ? !(v > 0) : !(v >= 0)))
+                return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got '" + s + "'";
+            return std::string();
+        },
+        strict ? "POSITIVE" : "NONNEGATIVE");
+}
+const CLI::Validator positive = lower_bound(true);
+const CLI::Validator nonnegative = lower_bound(false);
+
+/// A comma-separated list of loss terms: every item one of `losses`.
+CLI::Validator loss_list() {
+    return CLI::Validator(
+        [](std::string& s) {
+            const auto items = split_commas(s);
+            if (items.empty()) return std::string("needs at least one loss term");
+            for (const auto& item : items) {
+                if (item.empty()) return "an empty loss term in '" + s + "'";
+                if (std::find(losses.begin(), losses.end(), item) == losses.end())
+                    return "unknown loss term '" + item + "' in '" + s + "' (allowed: " + join(losses, ", ") + ")";
+            }
+            return std::string();
+        },
+        "comma list of {" + join(losses, ",") + "}");
+}
+
+/// A duration as hg::train::parse_duration reads it; its message on failure.
+CLI::Validator duration() {
+    return CLI::Validator(
+        [](std::string& s) {
+            try {
+                (void)hg::train::parse_duration(s);
+            } catch (const hg::value_error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        },
+        "");
+}
+
+/// Help lines as "--batch INT:POSITIVE   faces per side and iteration (default: 16)": the default
+/// goes at the end of the description instead of CLI11's "=16" after the type.
+class help_formatter : public CLI::Formatter {
+public:
+    std::string make_option_opts(const CLI::Option* opt) const override {
+        std::string out;
+        if (opt->get_type_size() != 0) {
+            if (!opt->get_type_name().empty()) out += " " + opt->get_type_name();
+            if (opt->get_required()) out += " REQUIRED";
+        }
+        return out;
+    }
+    std::string make_option_desc(const CLI::Option* opt) const override {
+        std::string d = opt->get_description();
+        if (!opt->get_default_str().empty()) d += " (default: " + opt->get_default_str() + ")";
+        return d;
     }
 };
 
-std::int64_t to_int(const std::string& opt, const std::string& s) {
-    std::size_t n = 0;
-    long long v = 0;
-    try {
-        v = std::stoll(s, &n);
-    } catch (const std::exception&) {
-        n = 0;
-    }
-    if (n != s.size() || s.empty()) throw hg::value_error("option " + opt + " needs an integer, got '" + s + "'");
-    return v;
+/// Options of the common numeric kinds, with their check and their default shown.
+template <class T>
+CLI::Option* add_number(CLI::App& app, const std::string& name, T& var, const std::string& help) {
+    return app.add_option(name, var, help)->check(numeric<T>(name))->capture_default_str();
 }
 
-double to_double(const std::string& opt, const std::string& s) {
-    std::size_t n = 0;
-    double v = 0;
-    try {
-        v = std::stod(s, &n);
-    } catch (const std::exception&) {
-        n = 0;
-    }
-    if (n != s.size() || s.empty()) throw hg::value_error("option " + opt + " needs a number, got '" + s + "'");
-    return v;
+CLI::Option* add_device(CLI::App& app, std::string& device, int& threads) {
+    auto* d = app.add_option("--device", device, "where to run: auto picks a CUDA GPU when one is usable, else the CPU")
+                  ->check(CLI::IsMember(devices))
+                  ->capture_default_str();
+    add_number(app, "--threads", threads, "CPU threads; 0: all cores")->check(CLI::Range(0, 4096));
+    return d;
+}
+
+/// The long names ("--save-every") of the options of `app` given on the command line.
+std::vector<std::string> given_options(const CLI::App& app) {
+    std::vector<std::string> out;
+    for (const CLI::Option* opt : app.get_options())
+        if (opt->count() > 0 && !opt->get_lnames().empty()) out.push_back("--" + opt->get_lnames().front());
+    return out;
 }
 
 void print_line(const std::string& s) {
@@ -66,118 +155,229 @@ void print_line(const std::string& s) {
     std::fflush(stdout);
 }
 
-int demo_cli(args& a) {
+// ---- the commands: their options, and what runs after a successful parse ----------------------
+
+struct demo_cli {
     demo_options o;
-    while (!a.done()) {
-        const std::string opt = a.next();
-        if (opt == "--out") o.out = a.value(opt);
-        else if (opt == "--iterations") o.iterations = to_int(opt, a.value(opt));
-        else if (opt == "--seed") o.seed = static_cast<std::uint64_t>(to_int(opt, a.value(opt)));
-        else if (opt == "--device") o.device = a.value(opt);
-        else if (opt == "--threads") o.threads = static_cast<int>(to_int(opt, a.value(opt)));
-        else if (opt == "--profile") o.profile = true;
-        else throw hg::value_error("demo: unknown option " + opt);
-    }
-    if (o.iterations < 0) throw hg::value_error("--iterations must be >= 1");
-    const auto r = demo(o, print_line);
-    std::printf("demo: %lld iterations of '%s' on the %s in %.1f s\n", static_cast<long long>(r.iterations),
-                r.architecture.c_str(), r.device.c_str(), r.seconds);
-    std::printf("preview:   %s\n(rows: held-out poses; columns: A, A reconstructed, A swapped to B, B, B reconstructed, B swapped to A)\n",
-                r.preview.string().c_str());
-    std::printf("loss plot: %s (red: A, blue: B)\n", r.loss_plot.string().c_str());
-    std::printf("swap fidelity: mean SSIM %.4f between the A->B swaps and identity B rendered in A's held-out poses, faces only "
-                "(unswapped A faces score %.4f)\n",
-                r.fidelity, r.baseline);
-    return 0;
-}
 
-int train_cli(args& a, const std::atomic<bool>* stop) {
+    explicit demo_cli(CLI::App& app) {
+        app.add_option("--out", o.out, "folder for the model, preview.png and loss.png")
+            ->type_name("DIR")
+            ->capture_default_str();
+        add_number(app, "--iterations", o.iterations, "training iterations; 0: the backend's default")->check(nonnegative);
+        add_number(app, "--seed", o.seed, "seed of the synthetic faces and of the model");
+        add_device(app, o.device, o.threads);
+        app.add_flag("--profile", o.profile, "print where the time of an iteration goes");
+    }
+
+    int run() {
+        const auto r = demo(o, print_line);
+        std::printf("demo: %lld iterations of '%s' on the %s in %.1f s\n", static_cast<long long>(r.iterations),
+                    r.architecture.c_str(), r.device.c_str(), r.seconds);
+        std::printf("preview:   %s\n(rows: held-out poses; columns: A, A reconstructed, A swapped to B, B, B reconstructed, "
+                    "B swapped to A)\n",
+                    r.preview.string().c_str());
+        std::printf("loss plot: %s (red: A, blue: B)\n", r.loss_plot.string().c_str());
+        std::printf("swap fidelity: mean SSIM %.4f between the A->B swaps and identity B rendered in A's held-out poses, "
+                    "faces only (unswapped A faces score %.4f)\n",
+                    r.fidelity, r.baseline);
+        return 0;
+    }
+};
+
+struct train_cli {
     train_command_options o;
-    bool iterations_given = false;
-    while (!a.done()) {
-        const std::string opt = a.next();
-        o.given.push_back(opt);
-        if (opt == "--a") o.a = a.value(opt);
-        else if (opt == "--b") o.b = a.value(opt);
-        else if (opt == "--model") o.model = a.value(opt);
-        else if (opt == "--arch") o.train.architecture = a.value(opt);
-        else if (opt == "--mask") o.train.mask = true;
-        else if (opt == "--batch") o.train.batch = to_int(opt, a.value(opt));
-        else if (opt == "--iterations") o.train.iterations = to_int(opt, a.value(opt)), iterations_given = true;
-        else if (opt == "--loss") o.train.loss = split_list(a.value(opt));
-        else if (opt == "--optimizer") o.train.optimizer = a.value(opt);
-        else if (opt == "--lr") o.train.lr = to_double(opt, a.value(opt));
-        else if (opt == "--device") o.device = a.value(opt);
-        else if (opt == "--threads") o.threads = static_cast<int>(to_int(opt, a.value(opt)));
-        else if (opt == "--save-every") o.train.save_every = to_int(opt, a.value(opt));
-        else if (opt == "--preview-every") o.train.preview_every = to_int(opt, a.value(opt));
-        else if (opt == "--seed") o.train.seed = static_cast<std::uint64_t>(to_int(opt, a.value(opt)));
-        else if (opt == "--profile") o.train.profile = true;
-        else throw hg::value_error("train: unknown option " + opt);
-    }
-    (void)iterations_given;
-    if (o.a.empty() || o.b.empty() || o.model.empty()) throw hg::value_error("train needs --a, --b and --model");
-    if (o.train.batch < 1 || o.train.iterations < 1 || o.train.save_every < 1 || o.train.preview_every < 0)
-        throw hg::value_error("--batch, --iterations and --save-every must be >= 1, --preview-every >= 0");
-    if (!(o.train.lr > 0) || !std::isfinite(o.train.lr)) throw hg::value_error("--lr must be positive and finite");
-    train_command(o, stop, print_line);
-    return 0;
-}
+    CLI::App& app;
+    std::string loss = join(o.train.loss, ",");
+    std::string time_limit;
+    CLI::Option *iterations = nullptr, *epochs = nullptr, *target_loss = nullptr, *time_limit_opt = nullptr;
 
-int swap_cli(args& a) {
+    explicit train_cli(CLI::App& a) : app(a) {
+        auto& t = o.train;
+        app.add_option("--a", o.a, "folder of face crops of identity A")->type_name("DIR")->required()->group("Data");
+        app.add_option("--b", o.b, "folder of face crops of identity B")->type_name("DIR")->required()->group("Data");
+        app.add_option("--model", o.model, "model folder: resumed when it holds a checkpoint")
+            ->type_name("DIR")
+            ->required()
+            ->group("Data");
+        add_number(app, "--loader-threads", t.loader_threads, "threads loading and augmenting each side's faces")
+            ->check(CLI::Range(1, 256))
+            ->group("Data");
+
+        app.add_option("--arch", t.architecture, "model architecture")
+            ->check(CLI::IsMember(hg::swap::architecture_names()))
+            ->capture_default_str()
+            ->group("Model");
+        app.add_flag("--mask", t.mask, "learn a mask head (a fourth output channel)")->group("Model");
+        add_number(app, "--seed", t.seed, "model initialisation; the loaders' seeds derive from it")->group("Model");
+
+        app.add_option("--loss", loss, "loss terms, summed")->check(loss_list())->capture_default_str()->group("Loss");
+        add_number(app, "--eye-multiplier", t.eye_multiplier, "loss weight of the eye region")
+            ->check(CLI::Range(1.0, 40.0))
+            ->group("Loss");
+        add_number(app, "--mouth-multiplier", t.mouth_multiplier, "loss weight of the mouth region")
+            ->check(CLI::Range(1.0, 40.0))
+            ->group("Loss");
+
+        app.add_option("--optimizer", t.optimizer, "optimizer")
+            ->check(CLI::IsMember(optimizers))
+            ->capture_default_str()
+            ->group("Optimizer");
+        add_number(app, "--lr", t.lr, "learning rate")->check(positive)->group("Optimizer");
+        add_number(app, "--batch", t.batch, "faces per side and iteration")->check(positive)->group("Optimizer");
+        add_number(app, "--cosine-steps", t.cosine_steps,
+                   "cosine decay of the learning rate to a tenth over this many iterations; 0: constant")
+            ->check(nonnegative)
+            ->group("Optimizer");
+
+        const std::string stop = "Stop criteria (whichever comes first)";
+        iterations = add_number(app, "--iterations", t.stop.iterations,
+                                "stop at this iteration. The default applies only when none of --epochs, "
+                                "--target-loss, --time-limit is given: with any of them, no --iterations means no cap")
+                         ->check(nonnegative)
+                         ->group(stop);
+        epochs = app.add_option("--epochs", t.stop.epochs,
+                                "stop after this many epochs (passes over the larger side's faces; fractions allowed)")
+                     ->check(numeric<double>("--epochs"))
+                     ->check(positive)
+                     ->group(stop);
+        target_loss = app.add_option("--target-loss", t.stop.target_loss,
+                                     "stop when every side's mean loss over the window is <= this")
+                          ->check(numeric<double>("--target-loss"))
+                          ->check(positive)
+                          ->group(stop);
+        add_number(app, "--target-window", t.stop.target_window, "iterations in the moving mean of --target-loss")
+            ->check(positive)
+            ->group(stop);
+        app.add_option("--target-min-iterations", t.stop.target_min_iterations,
+                       "--target-loss is not checked before this many iterations (default: the window)")
+            ->check(numeric<std::int64_t>("--target-min-iterations"))
+            ->check(nonnegative)
+            ->group(stop);
+        time_limit_opt = app.add_option("--time-limit", time_limit,
+                                        "stop after this wall-clock time of the run (e.g. 2h30m, 90m, 45s, 3600)")
+                             ->type_name("DURATION")
+                             ->check(duration())
+                             ->group(stop);
+
+        const std::string files = "Checkpoints and pictures";
+        add_number(app, "--save-every", t.save_every, "iterations between checkpoints")->check(positive)->group(files);
+        add_number(app, "--preview-every", t.preview_every, "iterations between preview pictures; 0: at every save")
+            ->check(nonnegative)
+            ->group(files);
+        app.add_flag("--plot-log-scale", t.plot_log_scale, "loss.png with a logarithmic loss axis")->group(files);
+
+        add_device(app, o.device, o.threads)->group("Backend");
+        app.get_option("--threads")->group("Backend");
+        app.add_flag("--profile", t.profile, "time each phase of an iteration")->group("Backend");
+    }
+
+    int run(const std::atomic<bool>* stop) {
+        o.train.loss = split_commas(loss);
+        if (time_limit_opt->count() > 0) o.train.stop.time_limit_seconds = hg::train::parse_duration(time_limit);
+        const bool other_stop = epochs->count() > 0 || target_loss->count() > 0 || time_limit_opt->count() > 0;
+        if (iterations->count() == 0 && other_stop) o.train.stop.iterations = 0;
+        o.train.stop.validate();
+        o.given = given_options(app);
+        train_command(o, stop, print_line);
+        return 0;
+    }
+};
+
+struct swap_cli {
     swap_options o;
-    while (!a.done()) {
-        const std::string opt = a.next();
-        if (opt == "--model") o.model = a.value(opt);
-        else if (opt == "--input") o.input = a.value(opt);
-        else if (opt == "--output") o.output = a.value(opt);
-        else if (opt == "--direction") o.direction = a.value(opt);
-        else if (opt == "--blend") o.blend = true;
-        else if (opt == "--boxes") o.boxes = a.value(opt), o.blend = true;
-        else if (opt == "--device") o.device = a.value(opt);
-        else if (opt == "--threads") o.threads = static_cast<int>(to_int(opt, a.value(opt)));
-        else throw hg::value_error("swap: unknown option " + opt);
-    }
-    if (o.model.empty() || o.input.empty() || o.output.empty())
-        throw hg::value_error("swap needs --model, --input and --output");
-    const auto n = swap_command(o, print_line);
-    if (o.boxes.empty())
-        std::printf("swapped %lld faces (%s) into %s\n", static_cast<long long>(n), o.direction.c_str(), o.output.string().c_str());
-    else
-        std::printf("pasted the swapped faces (%s) into %lld frames in %s\n", o.direction.c_str(), static_cast<long long>(n),
-                    o.output.string().c_str());
-    return 0;
-}
 
-int info_cli(args& a) {
-    std::filesystem::path model;
-    while (!a.done()) {
-        const std::string opt = a.next();
-        if (opt == "--model") model = a.value(opt);
-        else throw hg::value_error("info: unknown option " + opt);
+    explicit swap_cli(CLI::App& app) {
+        app.add_option("--model", o.model, "model folder (trained by train)")->type_name("DIR")->required();
+        app.add_option("--input", o.input, "an image, or a folder of images (png, jpg, bmp, tga)")
+            ->type_name("PATH")
+            ->required();
+        app.add_option("--output", o.output, "folder for the swapped images")->type_name("DIR")->required();
+        app.add_option("--direction", o.direction, "a2b: A's faces become B; b2a: the reverse")
+            ->check(CLI::IsMember({"a2b", "b2a"}))
+            ->capture_default_str();
+        app.add_flag("--blend", o.blend, "paste the swapped face back into its input image");
+        app.add_option("--boxes", o.boxes, "paste each crop into its frame at its box (implies --blend)")
+            ->type_name("FILE");
+        add_device(app, o.device, o.threads);
     }
-    if (model.empty()) throw hg::value_error("info needs --model");
-    info_command(model, print_line);
-    return 0;
-}
+
+    int run() {
+        if (!o.boxes.empty()) o.blend = true;
+        const auto n = swap_command(o, print_line);
+        if (o.boxes.empty())
+            std::printf("swapped %lld faces (%s) into %s\n", static_cast<long long>(n), o.direction.c_str(),
+                        o.output.string().c_str());
+        else
+            std::printf("pasted the swapped faces (%s) into %lld frames in %s\n", o.direction.c_str(),
+                        static_cast<long long>(n), o.output.string().c_str());
+        return 0;
+    }
+};
+
+struct info_cli {
+    std::filesystem::path model;
+
+    explicit info_cli(CLI::App& app) {
+        app.add_option("--model", model, "model folder")->type_name("DIR")->required();
+    }
+
+    int run() {
+        info_command(model, print_line);
+        return 0;
+    }
+};
 
 }  // namespace
 
 int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
-    args a;
-    for (int i = 1; i < argc; ++i) a.v.emplace_back(argv[i]);
-    if (a.done() || a.v[0] == "--help" || a.v[0] == "-h" || a.v[0] == "help") {
-        std::fputs(usage, a.done() ? stderr : stdout);
-        return a.done() ? 2 : 0;
-    }
-    const std::string command = a.next();
-    try {
-        if (command == "demo") return demo_cli(a);
-        if (command == "train") return train_cli(a, stop);
-        if (command == "swap") return swap_cli(a);
-        if (command == "info") return info_cli(a);
-        std::fprintf(stderr, "hourglass-swap: unknown command '%s'\n%s", command.c_str(), usage);
+    CLI::App app("hourglass-swap: train a face-swap autoencoder, preview it and swap faces with it.",
+                 "hourglass-swap");
+    app.formatter(std::make_shared<help_formatter>());
+    app.require_subcommand(1);
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.failure_message([](const CLI::App* top, const CLI::Error& e) {
+        std::string where = "hourglass-swap";
+        for (const CLI::App* sub : top->get_subcommands()) where += " " + sub->get_name();
+        return where + ": " + e.what() + "\nRun '" + where + " --help' for the options.\n";
+    });
+
+    demo_cli demo_c(*app.add_subcommand("demo", "train on built-in synthetic faces, then write a preview, a loss plot "
+                                                "and the swap fidelity"));
+    train_cli train_c(*app.add_subcommand("train", "train (or resume) a model on two folders of face crops"));
+    swap_cli swap_c(*app.add_subcommand("swap", "swap the faces of images with a trained model"));
+    info_cli info_c(*app.add_subcommand("info", "describe a model folder: architecture, iterations, options, losses"));
+    app.footer("Run 'hourglass-swap <command> --help' for the options of a command; docs/faceswap.md describes them.");
+
+    const std::vector<std::string> commands = {"demo", "train", "swap", "info"};
+
+    if (argc < 2) {
+        std::cerr << app.help();
         return 2;
+    }
+    if (argc == 2 && std::string(argv[1]) == "help") {
+        std::cout << app.help();
+        return 0;
+    }
+    if (const std::string first = argv[1];
+        first[0] != '-' && std::find(commands.begin(), commands.end(), first) == commands.end()) {
+        std::fprintf(stderr, "hourglass-swap: unknown command '%s' (%s)\nRun 'hourglass-swap --help' for the commands.\n",
+                     first.c_str(), join(commands, ", ").c_str());
+        return 2;
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e, std::cout, std::cerr) == 0 ? 0 : 2;
+    }
+
+    const CLI::App* sub = app.get_subcommands().at(0);
+    const std::string command = sub->get_name();
+    try {
+        if (command == "demo") return demo_c.run();
+        if (command == "train") return train_c.run(stop);
+        if (command == "swap") return swap_c.run();
+        return info_c.run();
     } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-swap %s: %s\n", command.c_str(), e.what());
         return 2;

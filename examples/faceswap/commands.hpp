@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "hourglass/hourglass.hpp"
-#include "hourglass/train/checkpoint_store.hpp"
-#include "blend.hpp"
-#include "preview.hpp"
-#include "swap_fidelity.hpp"
-#include "trainer.hpp"
+#include "hourglass/io/checkpoint_store.hpp"
+#include "hourglass/swap/fidelity.hpp"
+#include "hourglass/swap/paste.hpp"
+#include "hourglass/swap/trainer.hpp"
+#include "hourglass/train/loss_log.hpp"
 
 #if HG_WITH_CUDA && !defined(FACESWAP_CPU_ONLY)
 #define FACESWAP_HAS_CUDA 1
@@ -35,6 +35,14 @@
 #endif
 
 namespace faceswap {
+
+using hg::data::channels_of;
+using hg::data::synthetic_face_masks;
+using hg::data::synthetic_images;
+using hg::data::resize_batch;
+using hg::swap::side_data;
+using hg::swap::train_options;
+using hg::swap::trainer;
 
 using print_fn = std::function<void(const std::string&)>;
 
@@ -71,21 +79,53 @@ void with_backend(const std::string& resolved, int threads, Fn&& fn) {
 /// Calls fn(Arch{}, std::bool_constant<Mask>{}).
 template <class Fn>
 void with_model_kind(const std::string& arch, bool mask, Fn&& fn) {
-    with_architecture(arch, [&](auto a) {
+    hg::swap::with_architecture(arch, [&](auto a) {
         if (mask) fn(a, std::true_type{});
         else fn(a, std::false_type{});
     });
 }
 
-inline std::string format_duration(double seconds) {
-    char buf[64];
-    const long s = static_cast<long>(std::lround(std::max(0.0, seconds)));
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-    else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-    return buf;
+/// The progress line of a trainer: iteration (of the iteration limit, when there is one), epoch,
+/// each side's loss, speed, and the time left until the nearest limit (iterations, epochs, time).
+template <class Trainer>
+std::string progress_line(Trainer& t, std::int64_t first_iteration, double seconds) {
+    const auto& st = t.options().stop;
+    const auto& c = t.cycle();
+    const std::int64_t it = t.iteration();
+    const double rate = seconds > 0 ? double(it - first_iteration) / seconds : 0.0;
+    double left = -1;  // seconds to the nearest limit; < 0: unknown
+    auto nearest = [&](double s) {
+        if (s >= 0 && (left < 0 || s < left)) left = s;
+    };
+    std::int64_t cap = 0;
+    if (st.iterations > 0) cap = st.iterations;
+    if (st.epochs > 0) {
+        const auto e = hg::train::iterations_for_epochs(st.epochs, c.largest_side(), t.options().batch);
+        cap = cap > 0 ? std::min(cap, e) : e;
+    }
+    if (cap > 0 && rate > 0) nearest(double(std::max<std::int64_t>(0, cap - it)) / rate);
+    if (st.time_limit_seconds > 0) nearest(st.time_limit_seconds - seconds);
+    std::string line = "iteration " + std::to_string(it);
+    if (cap > 0) line += "/" + std::to_string(cap);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "  epoch %.2f ", t.epoch());
+    line += buf;
+    for (std::size_t s = 0; s < c.side_count(); ++s) {
+        std::snprintf(buf, sizeof buf, " loss %s %.5f", hg::swap::side_name(int(s)).c_str(), c.last_loss(s));
+        line += buf;
+        if (st.has_loss_target()) {
+            std::snprintf(buf, sizeof buf, " (mean %.5f)", c.smoothed_loss(s));
+            line += buf;
+        }
+    }
+    std::snprintf(buf, sizeof buf, "  %.2f it/s  %.1f examples/s", rate, rate * double(c.side_count()) * double(t.options().batch));
+    line += buf;
+    if (left >= 0) line += "  ETA " + hg::train::format_duration(left);
+    if (t.profile().enabled() && t.profile().iterations() > 0) line += "  [" + t.profile().summary() + "]";
+    return line;
 }
 
-/// Prints progress lines (at most one per second, and the last step) for a trainer.
+/// Prints progress lines (at most one per second) for a trainer.
 template <class Trainer>
 std::function<void()> progress_printer(Trainer& t, const print_fn& print) {
     auto start = std::chrono::steady_clock::now();
@@ -93,50 +133,10 @@ std::function<void()> progress_printer(Trainer& t, const print_fn& print) {
     const std::int64_t first = t.iteration();
     return [&t, print, start, last, first]() mutable {
         const auto now = std::chrono::steady_clock::now();
-        const std::int64_t it = t.iteration(), target = t.options().iterations;
-        if (now - last < std::chrono::seconds(1) && it != target) return;
+        if (now - last < std::chrono::seconds(1)) return;
         last = now;
-        const double secs = std::chrono::duration<double>(now - start).count();
-        const double rate = secs > 0 ? double(it - first) / secs : 0.0;
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "iteration %lld/%lld  loss A %.5f  loss B %.5f  %.2f it/s  %.1f examples/s  ETA %s",
-                      static_cast<long long>(it), static_cast<long long>(target), t.last_loss(0), t.last_loss(1), rate,
-                      rate * 2.0 * double(t.options().batch),
-                      rate > 0 ? format_duration(double(target - it) / rate).c_str() : "?");
-        std::string line = buf;
-        if (t.profile().enabled() && t.profile().iterations() > 0) line += "  [" + t.profile().summary() + "]";
-        print(line);
+        print(progress_line(t, first, std::chrono::duration<double>(now - start).count()));
     };
-}
-
-/// The loss plot of a model folder's losses.csv.
-inline void write_loss_plot_of(const std::filesystem::path& model_dir, const std::filesystem::path& png) {
-    const auto rows = read_losses(model_dir / "losses.csv");
-    std::vector<double> it, a, b;
-    for (const auto& r : rows) it.push_back(double(r.iteration)), a.push_back(r.loss_a), b.push_back(r.loss_b);
-    write_loss_plot(png, it, a, b);
-}
-
-/// Stacks the images of synthetic faces i in [first, first + count) of a set: [count, size, size, 3].
-inline hg::tensor synthetic_images(const hg::data::synthetic_face_set& set, std::int64_t first, std::int64_t count) {
-    const std::int64_t px = set.size * set.size * 3;
-    auto out = hg::tensor::empty(hg::shape{count, set.size, set.size, 3});
-    for (std::int64_t i = 0; i < count; ++i) {
-        const auto f = set.sample(first + i);
-        std::copy_n(f.image.data(), px, out.data() + i * px);
-    }
-    return out;
-}
-
-/// Stacks the face masks of synthetic faces i in [first, first + count) of a set: [count, size, size, 1].
-inline hg::tensor synthetic_face_masks(const hg::data::synthetic_face_set& set, std::int64_t first, std::int64_t count) {
-    const std::int64_t px = set.size * set.size;
-    auto out = hg::tensor::empty(hg::shape{count, set.size, set.size, 1});
-    for (std::int64_t i = 0; i < count; ++i) {
-        const auto f = set.sample(first + i);
-        std::copy_n(f.face_mask.data(), px, out.data() + i * px);
-    }
-    return out;
 }
 
 // ---- demo ------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     const std::filesystem::path model_dir = o.out / "model";
     // A demo folder resumes only the same demo: its learning-rate schedule spans the iteration count
     // it was started with, so another count would not continue it.
-    if (hg::train::checkpoint_store store(model_dir); store.exists()) {
+    if (hg::io::checkpoint_store store(model_dir); store.exists()) {
         const auto header = store.load().header;
         const auto* steps = header.at("options").find("cosine_steps");
         const std::int64_t trained_for = steps ? steps->as_int() : 0;
@@ -225,7 +225,8 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     train_options t;
     t.architecture = r.architecture;
     t.batch = demo_batch;
-    t.iterations = r.iterations;
+    t.stop = {};
+    t.stop.iterations = r.iterations;
     t.save_every = r.iterations;
     t.preview_every = r.iterations + 1;  // the demo writes its own preview
     t.seed = o.seed;
@@ -242,20 +243,21 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
             if (tr.resumed()) print("resuming the demo model in " + model_dir.string());
             print(std::string("demo: training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
                   " parameters) on the " + r.device + " for " + std::to_string(r.iterations) + " iterations");
-            tr.run(nullptr, progress_printer(tr, print));
+            const auto stopped = tr.run(nullptr, progress_printer(tr, print));
+            print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
             r.preview = o.out / "preview.png";
             tr.write_preview(r.preview);
             // Fidelity on held-out poses.
             const auto xa = synthetic_images(set_a, demo_train_poses, demo_held_out);
             const auto truth = synthetic_images(truth_a2b, demo_train_poses, demo_held_out);
-            const auto swapped = channels_of(decode_host(tr.model(), xa, 1), 0, 3);
-            const auto rebuilt = channels_of(decode_host(tr.model(), truth, 1), 0, 3);
+            const auto swapped = channels_of(tr.model().decode_host(xa, 1), 0, 3);
+            const auto rebuilt = channels_of(tr.model().decode_host(truth, 1), 0, 3);
             const auto face = synthetic_face_masks(truth_a2b, demo_train_poses, demo_held_out);
-            r.fidelity = face_ssim(swapped, truth, face);
-            r.baseline = face_ssim(xa, truth, face);
-            r.reconstruction = face_ssim(rebuilt, truth, face);
-            r.gap_closed = faceswap::gap_closed(r.fidelity, r.baseline);
+            r.fidelity = hg::swap::face_ssim(swapped, truth, face);
+            r.baseline = hg::swap::face_ssim(xa, truth, face);
+            r.reconstruction = hg::swap::face_ssim(rebuilt, truth, face);
+            r.gap_closed = hg::swap::gap_closed(r.fidelity, r.baseline);
             char buf[320];
             std::snprintf(buf, sizeof buf,
                           "face-region SSIM on %lld held-out poses: A->B swap %.4f, unswapped A %.4f (baseline), "
@@ -263,11 +265,11 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
                           static_cast<long long>(demo_held_out), r.fidelity, r.baseline, r.reconstruction,
                           100.0 * r.gap_closed);
             print(buf);
+            r.loss_plot = o.out / "loss.png";
+            tr.cycle().write_loss_plot(r.loss_plot);
         });
     });
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.loss_plot = o.out / "loss.png";
-    write_loss_plot_of(model_dir, r.loss_plot);
     return r;
 }
 
@@ -282,14 +284,14 @@ struct train_command_options {
 };
 
 /// Options stored in a checkpoint header override the defaults (not what the command line gave).
-inline void apply_header(train_command_options& o, const hg::train::json& h) {
+inline void apply_header(train_command_options& o, const hg::io::json& h) {
     auto given = [&](const char* name) { return std::find(o.given.begin(), o.given.end(), name) != o.given.end(); };
     o.train.architecture = h.at("architecture").as_string();
     o.train.mask = h.at("mask").as_bool();
     const auto& op = h.at("options");
     // These shape the model, the optimizer state or the batches: always the checkpoint's.
     o.train.batch = op.at("batch").as_int();
-    o.train.loss = split_list(op.at("loss").as_string());
+    o.train.loss = hg::swap::split_names(op.at("loss").as_string());
     o.train.optimizer = op.at("optimizer").as_string();
     o.train.lr = op.at("lr").as_double();
     if (const auto* c = op.find("cosine_steps")) o.train.cosine_steps = c->as_int();
@@ -300,7 +302,7 @@ inline void apply_header(train_command_options& o, const hg::train::json& h) {
 }
 
 inline void train_command(train_command_options o, const std::atomic<bool>* stop, const print_fn& print) {
-    hg::train::checkpoint_store store(o.model);
+    hg::io::checkpoint_store store(o.model);
     if (store.exists()) {
         const auto c = store.load();
         apply_header(o, c.header);
@@ -332,12 +334,12 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
             print(std::string("training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
                   " parameters) on the " + device + ", " + std::to_string(da.size()) + " faces A, " +
                   std::to_string(db.size()) + " faces B, from iteration " + std::to_string(tr.iteration()));
-            tr.run(stop, progress_printer(tr, print));
+            const auto stopped = tr.run(stop, progress_printer(tr, print));
+            print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
             print("saved " + o.model.string() + " at iteration " + std::to_string(tr.iteration()));
         });
     });
-    write_loss_plot_of(o.model, o.model / "loss.png");
 }
 
 // ---- swap ------------------------------------------------------------------------------------
@@ -373,10 +375,10 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
         throw hg::io_error("--input " + o.input.string() + " is neither an image file nor a folder");
     }
     // --boxes: where each crop sits in its frame; every listed crop must be one of the inputs.
-    std::vector<face_box> boxes;
+    std::vector<hg::swap::face_box> boxes;
     std::map<std::string, std::pair<hg::tensor, hg::tensor>> swapped;  // crop name -> (face, mask)
     if (!o.boxes.empty()) {
-        boxes = read_boxes(o.boxes);
+        boxes = hg::swap::read_boxes(o.boxes);
         if (boxes.empty()) throw hg::value_error("the boxes file " + o.boxes.string() + " lists no faces");
         for (const auto& b : boxes)
             if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.filename().string() == b.crop; })) {
@@ -388,9 +390,9 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
             if (!std::filesystem::is_regular_file(b.frame))
                 throw hg::io_error("the frame " + b.frame.string() + " of crop " + b.crop + " does not exist");
     }
-    hg::train::checkpoint_store store(o.model);
+    hg::io::checkpoint_store store(o.model);
     if (!store.exists()) throw hg::io_error("no checkpoint in " + o.model.string());
-    const hg::train::checkpoint c = store.load();
+    const hg::io::checkpoint c = store.load();
     for (const auto& w : store.warnings()) print("warning: " + w);
     std::filesystem::create_directories(o.output);
     std::int64_t done = 0;
@@ -398,17 +400,17 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
         using A = decltype(arch);
         with_backend(resolve_device(o.device), o.threads, [&](auto& be) {
             using B = std::decay_t<decltype(be)>;
-            swap_model<B, A, decltype(mask)::value> m(be, 0);
+            hg::swap::swap_model<B, A, decltype(mask)::value> m(be, 0);
             m.load_parameters([&](const std::string& n) { return c.find(n); });
             for (const auto& f : files) {
                 const auto img = hg::data::load_image(f);
                 const auto h = img.height(), w = img.width();
                 auto x = hg::data::resize_area(img.rgb, A::input, A::input);
-                const auto y = decode_host(m, x.view(hg::shape{1, A::input, A::input, 3}), side);
+                const auto y = m.decode_host(x.view(hg::shape{1, A::input, A::input, 3}), side);
                 const auto face = channels_of(y, 0, 3).view(hg::shape{A::output, A::output, 3});
                 const auto crop_mask = [&] {
                     return decltype(mask)::value ? channels_of(y, 3, 1).view(hg::shape{A::output, A::output, 1})
-                                                 : elliptical_mask(A::output, A::output);
+                                                 : hg::swap::elliptical_mask(A::output, A::output);
                 };
                 if (!boxes.empty()) {  // pasted into the frames below
                     swapped.emplace(f.filename().string(), std::pair{face, crop_mask()});
@@ -417,8 +419,8 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
                 hg::tensor result;
                 if (o.blend) {
                     const auto big = hg::data::resize_area(face, h, w);
-                    const auto mask_t = decltype(mask)::value ? hg::data::resize_area(crop_mask(), h, w) : elliptical_mask(h, w);
-                    result = blend_into(img.rgb, big, mask_t);
+                    const auto mask_t = decltype(mask)::value ? hg::data::resize_area(crop_mask(), h, w) : hg::swap::elliptical_mask(h, w);
+                    result = hg::swap::blend_into(img.rgb, big, mask_t);
                 } else {
                     result = face;
                 }
@@ -438,7 +440,7 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
         for (const auto& b : boxes) {
             if (b.frame != frame_path) continue;
             const auto& [face, face_mask] = swapped.at(b.crop);
-            if (paste_face(frame, face, face_mask, b) == 0)
+            if (hg::swap::paste_face(frame, face, face_mask, b) == 0)
                 print("warning: the box of " + b.crop + " misses its frame " + frame_path.string() + " (nothing pasted)");
         }
         auto name = frame_path.filename();
@@ -452,7 +454,7 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
 // ---- info ------------------------------------------------------------------------------------
 
 inline void info_command(const std::filesystem::path& model, const print_fn& print) {
-    hg::train::checkpoint_store store(model);
+    hg::io::checkpoint_store store(model);
     if (!store.exists()) throw hg::io_error("no checkpoint in " + model.string());
     const auto c = store.load();
     for (const auto& w : store.warnings()) print("warning: " + w);
@@ -465,21 +467,36 @@ inline void info_command(const std::filesystem::path& model, const print_fn& pri
     print("iterations:    " + std::to_string(h.at("iteration").as_int()));
     print("learning rate: " + std::to_string(h.at("learning_rate").as_double()));
     print("options:       " + h.at("options").dump());
-    const auto rows = read_losses(model / "losses.csv");
+    if (const auto* e = h.find("epoch"); e && e->is_number()) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "epochs:        %.2f", e->as_double());
+        print(buf);
+    }
+    if (const auto* st = h.find("stop"); st && st->is_object()) print("last stop:     " + st->at("message").as_string());
+    const auto rows = hg::train::read_loss_log(model / "losses.csv");
     if (rows.empty()) {
         print("losses:        (no losses.csv)");
         return;
     }
+    const std::size_t sides = rows.front().losses.size();
+    auto side_upper = [](std::size_t s) { return std::string(1, static_cast<char>('A' + s)); };
     const std::size_t n = std::min<std::size_t>(100, rows.size());
-    double sa = 0, sb = 0;
-    for (std::size_t i = rows.size() - n; i < rows.size(); ++i) sa += rows[i].loss_a, sb += rows[i].loss_b;
+    std::string line = "losses:        mean of the last " + std::to_string(n) + " iterations:";
     char buf[200];
-    std::snprintf(buf, sizeof buf, "losses:        mean of the last %zu iterations: A %.5f, B %.5f", n, sa / n, sb / n);
-    print(buf);
+    for (std::size_t s = 0; s < sides; ++s) {
+        double sum = 0;
+        for (std::size_t i = rows.size() - n; i < rows.size(); ++i) sum += rows[i].losses[s];
+        std::snprintf(buf, sizeof buf, "%s %s %.5f", s ? "," : "", side_upper(s).c_str(), sum / double(n));
+        line += buf;
+    }
+    print(line);
     for (std::size_t i = rows.size() - std::min<std::size_t>(5, rows.size()); i < rows.size(); ++i) {
-        std::snprintf(buf, sizeof buf, "  iteration %lld: A %.5f, B %.5f", static_cast<long long>(rows[i].iteration),
-                      rows[i].loss_a, rows[i].loss_b);
-        print(buf);
+        line = "  iteration " + std::to_string(rows[i].iteration) + ":";
+        for (std::size_t s = 0; s < sides; ++s) {
+            std::snprintf(buf, sizeof buf, "%s %s %.5f", s ? "," : "", side_upper(s).c_str(), rows[i].losses[s]);
+            line += buf;
+        }
+        print(line);
     }
 }
 

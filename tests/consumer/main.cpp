@@ -1,7 +1,14 @@
 // Consumer of an installed hourglass: builds a small autoencoder, runs forward and backward on the
-// CPU, and (when the install has the CUDA backend) asks how many CUDA devices there are.
+// CPU, trains it for a few iterations with the library's training cycle (hg::train::cycle, into a
+// temporary folder), and (when the install has the CUDA backend) asks how many CUDA devices there
+// are.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
 
 #include "hourglass/hourglass.hpp"
 #if defined(HG_WITH_CUDA)
@@ -23,6 +30,35 @@ int main() {
     }
     std::printf("consumer: %lld parameters, output %s\n", static_cast<long long>(m.parameter_count()),
                 y.shape().str().c_str());
+
+    // Four iterations of the training cycle on constant images, stopped by the iteration limit.
+    const auto folder = std::filesystem::temp_directory_path() / ("hg_consumer_" + std::to_string(::getpid()));
+    hg::train::cycle_options o;
+    o.folder = folder;
+    o.batch = 2;
+    o.stop.iterations = 4;
+    o.loader_threads = 1;
+    o.optimizer.rule = hg::optim::adam(1e-3);
+    std::vector<hg::train::side<hg::cpu>> sides(1);
+    sides[0].source.name = "x";
+    sides[0].source.samples = 4;
+    sides[0].source.height = sides[0].source.width = 16;
+    sides[0].source.producer = [](std::int64_t i, std::uint64_t, const hg::data::sample_views& v) {
+        for (std::int64_t k = 0; k < v.input.numel(); ++k) v.input[k] = v.target[k] = 0.2f + 0.1f * float(i);
+    };
+    sides[0].task = std::make_unique<hg::train::autoencoder_task<hg::cpu, decltype(m), hg::losses::mse>>(m, hg::losses::mse());
+    hg::train::stop_info why;
+    {
+        hg::train::cycle<hg::cpu> cycle(be, o, {{"model", &m.params()}}, std::move(sides));
+        why = cycle.run();
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(folder, ec);
+    if (why.reason != hg::train::stop_reason::iterations || why.iteration != 4) {
+        std::printf("consumer: the training cycle stopped unexpectedly: %s\n", why.message.c_str());
+        return 1;
+    }
+    std::printf("consumer: %s\n", why.message.c_str());
 #if defined(HG_WITH_CUDA)
     std::printf("consumer: cuda backend linked, %s\n", hg::cuda_device_status().c_str());
 #endif

@@ -52,7 +52,8 @@ TEST_CASE("faceswap original 64px: parameter counts, shapes, forward and backwar
             CHECK(norm > 0.0);
         }
     }
-    // Parameter names carry the layer path.
-    CHECK(enc.params().entry(0).name == "encoder/0:conv2d<128, 5, 2>.w");
+    // Parameter names carry the layer path (hg::swap::original's encoder blocks are
+    // sequential<conv2d, leaky_relu>: the names checkpoints of 'original' hold).
+    CHECK(enc.params().entry(0).name == "encoder/0:sequential/0:conv2d<128, 5, 2>.w");
     CHECK(dec.params().entry(0).name == "decoder_a/0:upscale<256>/0:conv2d<1024, 3, 1>.w");
 }

@@ -21,17 +21,17 @@
 #include "hourglass/cpu/backend.hpp"
 #include "hourglass/layers/parameters.hpp"
 #include "hourglass/optim/optimizer.hpp"
-#include "hourglass/train/checkpoint_store.hpp"
-#include "hourglass/train/crc32.hpp"
-#include "hourglass/train/json.hpp"
+#include "hourglass/io/checkpoint_store.hpp"
+#include "hourglass/io/crc32.hpp"
+#include "hourglass/io/json.hpp"
 #include "test_checkpoint_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace hg_test_ckpt;
-using hg::train::checkpoint_store;
-using hg::train::crc32;
-using hg::train::decode_checkpoint;
-using hg::train::encode_checkpoint;
+using hg::io::checkpoint_store;
+using hg::io::crc32;
+using hg::io::decode_checkpoint;
+using hg::io::encode_checkpoint;
 using hg_test_data::temp_dir;
 
 TEST_CASE("crc32: known vectors, incremental use, and agreement with a bitwise implementation") {
@@ -343,17 +343,17 @@ TEST_CASE("checkpoint: foreign files, newer versions, crafted lengths and header
 TEST_CASE("checkpoint: what cannot be saved is refused before anything is written") {
     temp_dir dir;
     const fs::path file = dir / "model.hgc";
-    hg::train::save_checkpoint_file(file, sample_checkpoint(1));
+    hg::io::save_checkpoint_file(file, sample_checkpoint(1));
     const std::string before = read_all(file);
 
     checkpoint c = sample_checkpoint(2);
     c.tensors[2].second.data()[7] = std::nanf("");
-    CHECK(message_of<hg::value_error>([&] { hg::train::save_checkpoint_file(file, c); }) ==
+    CHECK(message_of<hg::value_error>([&] { hg::io::save_checkpoint_file(file, c); }) ==
           "checkpoint: tensor 'decoder_a/dense.w' holds the non-finite value nan at element 7; a model with non-finite "
           "weights is not saved");
     c.tensors[2].second.data()[7] = -INFINITY;
-    CHECK(contains(message_of<hg::value_error>([&] { hg::train::save_checkpoint_file(file, c); }), "non-finite value -inf"));
-    CHECK(contains(message_of<hg::value_error>([&] { hg::train::save_checkpoint_file(dir / "new.hgc", c); }),
+    CHECK(contains(message_of<hg::value_error>([&] { hg::io::save_checkpoint_file(file, c); }), "non-finite value -inf"));
+    CHECK(contains(message_of<hg::value_error>([&] { hg::io::save_checkpoint_file(dir / "new.hgc", c); }),
                    "decoder_a/dense.w"));
     CHECK_FALSE(fs::exists(dir / "new.hgc"));
 
@@ -379,18 +379,18 @@ TEST_CASE("checkpoint: what cannot be saved is refused before anything is writte
 TEST_CASE("checkpoint files: save, load, and the errors of missing or foreign files") {
     temp_dir dir;
     const checkpoint c = sample_checkpoint(8);
-    hg::train::save_checkpoint_file(dir / "a.hgc", c);
-    CHECK(same(hg::train::load_checkpoint_file(dir / "a.hgc"), c));
+    hg::io::save_checkpoint_file(dir / "a.hgc", c);
+    CHECK(same(hg::io::load_checkpoint_file(dir / "a.hgc"), c));
     CHECK(read_all(dir / "a.hgc") == encode_checkpoint(c));
     CHECK(files_in(dir.path()) == 1);
 
-    CHECK(contains(message_of<hg::io_error>([&] { hg::train::load_checkpoint_file(dir / "none.hgc"); }),
+    CHECK(contains(message_of<hg::io_error>([&] { hg::io::load_checkpoint_file(dir / "none.hgc"); }),
                    "none.hgc': the file does not exist"));
-    CHECK(contains(message_of<hg::io_error>([&] { hg::train::load_checkpoint_file(dir.path()); }), "it is a folder"));
+    CHECK(contains(message_of<hg::io_error>([&] { hg::io::load_checkpoint_file(dir.path()); }), "it is a folder"));
     hg_test_data::write_bytes(dir / "text.hgc", {'h', 'e', 'l', 'l', 'o'});
-    CHECK(message_of<hg::format_error>([&] { hg::train::load_checkpoint_file(dir / "text.hgc"); }) ==
+    CHECK(message_of<hg::format_error>([&] { hg::io::load_checkpoint_file(dir / "text.hgc"); }) ==
           "checkpoint '" + (dir / "text.hgc").string() + "': not an hourglass checkpoint (the file does not start with \"HGCKPT\")");
-    CHECK(contains(message_of<hg::io_error>([&] { hg::train::save_checkpoint_file(dir / "no" / "a.hgc", c); }),
+    CHECK(contains(message_of<hg::io_error>([&] { hg::io::save_checkpoint_file(dir / "no" / "a.hgc", c); }),
                    "checkpoint: cannot save '" + (dir / "no" / "a.hgc").string() + "': the folder"));
 }
 

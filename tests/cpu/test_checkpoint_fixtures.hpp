@@ -14,14 +14,14 @@
 
 #include "hourglass/core/rng.hpp"
 #include "hourglass/core/tensor.hpp"
-#include "hourglass/train/checkpoint.hpp"
+#include "hourglass/io/checkpoint.hpp"
 #include "test_data_fixtures.hpp"
 
 namespace hg_test_ckpt {
 
 namespace fs = std::filesystem;
-using hg::train::checkpoint;
-using hg::train::json;
+using hg::io::checkpoint;
+using hg::io::json;
 
 /// A CPU tensor of shape s with uniform values in [-1, 1) from (seed, 7).
 inline hg::tensor random_tensor(const hg::shape& s, std::uint64_t seed) {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../../examples/faceswap/swap_model.hpp"
+#include "hourglass/swap/swap_model.hpp"
 #include "hourglass/hourglass.hpp"
 
 namespace {
@@ -40,20 +40,20 @@ TEST_CASE("flops: the original encoder and decoder match the hand count") {
     CHECK(original_encoder == 1949040640.0);
     CHECK(original_decoder == 1851260928.0);
     hg::cpu be(1);
-    hg::model<hg::cpu, faceswap::original::encoder> enc(be, hg::shape{64, 64, 3}, 1, "encoder");
-    hg::model<hg::cpu, faceswap::original::decoder<3>> dec(be, enc.output_shape(), 2, "decoder");
+    hg::model<hg::cpu, hg::swap::original::encoder> enc(be, hg::shape{64, 64, 3}, 1, "encoder");
+    hg::model<hg::cpu, hg::swap::original::decoder<3>> dec(be, enc.output_shape(), 2, "decoder");
     CHECK(hg::forward_flops(enc, 1) == original_encoder);
     CHECK(hg::forward_flops(dec, 1) == original_decoder);
     CHECK(hg::forward_flops(enc, 16) == 16 * original_encoder);
     CHECK(hg::training_flops(dec, 64) == 3 * 64 * original_decoder);
     // The mask head adds one output channel to the last convolution only.
-    hg::model<hg::cpu, faceswap::original::decoder<4>> dec4(be, enc.output_shape(), 2, "decoder");
+    hg::model<hg::cpu, hg::swap::original::decoder<4>> dec4(be, enc.output_shape(), 2, "decoder");
     CHECK(hg::forward_flops(dec4, 1) == original_decoder - conv(64, 64, 3, 64, 5) + conv(64, 64, 4, 64, 5));
 }
 
 TEST_CASE("flops: a training step of the original swap model counts both sides at 3x forward") {
     hg::cpu be(1);
-    faceswap::swap_model<hg::cpu, faceswap::original, false> m(be, 1);
+    hg::swap::swap_model<hg::cpu, hg::swap::original, false> m(be, 1);
     // Side A: encoder + decoder A, side B: encoder + decoder B; each forward + backward = 3x forward.
     CHECK(m.training_step_flops(16) == 2 * 3 * 16 * (original_encoder + original_decoder));
     CHECK(m.training_step_flops(16) == doctest::Approx(364.83e9).epsilon(1e-4));

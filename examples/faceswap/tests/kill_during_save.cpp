@@ -57,7 +57,7 @@
 #include <vector>
 
 #include "hourglass/hourglass.hpp"
-#include "hourglass/train/checkpoint_store.hpp"
+#include "hourglass/io/checkpoint_store.hpp"
 
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
@@ -141,9 +141,9 @@ ino_t inode_of(const fs::path& p) {
     return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-std::int64_t iteration_of(const hg::train::checkpoint& c) { return c.header.at("iteration").as_int(); }
+std::int64_t iteration_of(const hg::io::checkpoint& c) { return c.header.at("iteration").as_int(); }
 
-bool same_checkpoint_contents(const hg::train::checkpoint& a, const hg::train::checkpoint& b, std::string& why) {
+bool same_checkpoint_contents(const hg::io::checkpoint& a, const hg::io::checkpoint& b, std::string& why) {
     if (a.tensors.size() != b.tensors.size()) return why = "different tensor counts", false;
     for (std::size_t i = 0; i < a.tensors.size(); ++i) {
         const auto& [na, ta] = a.tensors[i];
@@ -200,23 +200,23 @@ struct test {
     /// Checks 1-3 of the file comment after a kill; returns the loaded iteration (-1: no save yet).
     std::int64_t check_folder(std::int64_t previous, int round, bool& between_renames) {
         const std::string where = "after kill " + std::to_string(round) + ": ";
-        hg::train::checkpoint next;
+        hg::io::checkpoint next;
         bool have_next = false;
         for (const char* name : {"model.hgc", "model.backup.hgc", "model.new.hgc"}) {
             if (!fs::exists(model / name)) continue;
             try {
-                const auto c = hg::train::load_checkpoint_file(model / name);
+                const auto c = hg::io::load_checkpoint_file(model / name);
                 if (std::string(name) == "model.new.hgc") next = c, have_next = true;
             } catch (const std::exception& e) {
                 fail(where + name + " is not a complete checkpoint: " + e.what());
             }
         }
-        hg::train::checkpoint_store store(model);
+        hg::io::checkpoint_store store(model);
         if (!store.exists()) {
             if (previous >= 0) fail(where + "the model folder lost its checkpoints");
             return -1;
         }
-        hg::train::checkpoint c;
+        hg::io::checkpoint c;
         try {
             c = store.load();
         } catch (const std::exception& e) {
@@ -300,8 +300,8 @@ struct test {
         if (!stale.empty()) fail("the killed processes' temporary files are still there after a save: " + stale.front());
         const fs::path reference = work / "reference";
         run_ok(train_args(reference, target), work / "reference.log");
-        const auto chained = hg::train::load_checkpoint_file(model / "model.hgc");
-        const auto straight = hg::train::load_checkpoint_file(reference / "model.hgc");
+        const auto chained = hg::io::load_checkpoint_file(model / "model.hgc");
+        const auto straight = hg::io::load_checkpoint_file(reference / "model.hgc");
         if (iteration_of(chained) != target || iteration_of(straight) != target)
             fail("the final runs did not reach iteration " + std::to_string(target));
         std::string why;

@@ -525,4 +525,26 @@ private:
     }
 };
 
+/// The images of faces i in [first, first + count) of a set, stacked: host [count, size, size, 3].
+inline tensor synthetic_images(const synthetic_face_set& set, std::int64_t first, std::int64_t count) {
+    const std::int64_t px = set.size * set.size * 3;
+    auto out = tensor::empty(shape{count, set.size, set.size, 3});
+    for (std::int64_t i = 0; i < count; ++i) {
+        const auto f = set.sample(first + i);
+        std::copy_n(f.image.data(), px, out.data() + i * px);
+    }
+    return out;
+}
+
+/// The face masks of faces i in [first, first + count) of a set, stacked: host [count, size, size, 1].
+inline tensor synthetic_face_masks(const synthetic_face_set& set, std::int64_t first, std::int64_t count) {
+    const std::int64_t px = set.size * set.size;
+    auto out = tensor::empty(shape{count, set.size, set.size, 1});
+    for (std::int64_t i = 0; i < count; ++i) {
+        const auto f = set.sample(first + i);
+        std::copy_n(f.face_mask.data(), px, out.data() + i * px);
+    }
+    return out;
+}
+
 }  // namespace hg::data

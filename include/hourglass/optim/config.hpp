@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hourglass/core/error.hpp"
 #include "hourglass/math/optim_rules.hpp"
@@ -162,6 +163,30 @@ inline config adamax(double lr = 2e-3) {
     c.rule = optim_rule::adamax;
     c.lr = lr;
     c.eps = 1e-8;
+    return c;
+}
+
+/// The names by_name() knows, in the order it lists them.
+inline std::vector<std::string> rule_names() { return {"adam", "adamw", "adabelief", "rmsprop", "lion", "nadam", "adamax", "sgd"}; }
+
+/// The update rule called `name` with its library defaults and base rate `lr`; value_error naming
+/// the name and the known ones otherwise.
+inline config by_name(const std::string& name, double lr) {
+    config c;
+    if (name == "adam") c = adam(lr);
+    else if (name == "adamw") c = adamw(lr);
+    else if (name == "adabelief") c = adabelief(lr);
+    else if (name == "rmsprop") c = rmsprop(lr);
+    else if (name == "lion") c = lion(lr);
+    else if (name == "nadam") c = nadam(lr);
+    else if (name == "adamax") c = adamax(lr);
+    else if (name == "sgd") c = sgd(lr);
+    else {
+        std::string known;
+        for (const auto& n : rule_names()) known += (known.empty() ? "" : ", ") + n;
+        throw value_error("unknown optimizer '" + name + "' (" + known + ")");
+    }
+    c.lr = lr;
     return c;
 }
 

@@ -62,10 +62,10 @@
 #include "hourglass/core/shape.hpp"
 #include "hourglass/core/tensor.hpp"
 #include "hourglass/data/image_io.hpp"
-#include "hourglass/train/crc32.hpp"
-#include "hourglass/train/json.hpp"
+#include "hourglass/io/crc32.hpp"
+#include "hourglass/io/json.hpp"
 
-namespace hg::train {
+namespace hg::io {
 
 /// What one checkpoint file holds.
 struct checkpoint {
@@ -426,4 +426,4 @@ inline checkpoint load_checkpoint_file(const std::filesystem::path& path) {
     return decode_checkpoint(bytes, name);
 }
 
-}  // namespace hg::train
+}  // namespace hg::io

@@ -1,4 +1,4 @@
-// The face-swap autoencoder architectures of hourglass-swap, as layer specs: one shared encoder and
+// The face-swap autoencoder architectures (hg::swap), as layer specs: one shared encoder and
 // a decoder per identity. Layer sizes follow faceswap's plugins/train/model/{original, lightweight,
 // dfaker, dfl_h128}.py (github.com/deepfakes/faceswap; Conv2DBlock = 5x5 stride-2 conv + leaky ReLU
 // 0.1; UpscaleBlock = 3x3 conv to 4F filters + leaky ReLU 0.1 + pixel shuffle; ResidualBlock = two
@@ -15,19 +15,16 @@
 #include <string>
 #include <vector>
 
-#include "hourglass/hourglass.hpp"
+#include "hourglass/layers/activation.hpp"
+#include "hourglass/layers/conv2d.hpp"
+#include "hourglass/layers/dense.hpp"
+#include "hourglass/layers/pixel_shuffle.hpp"
+#include "hourglass/layers/reshape.hpp"
+#include "hourglass/layers/residual.hpp"
+#include "hourglass/layers/sequential.hpp"
+#include "hourglass/layers/upscale.hpp"
 
-namespace faceswap {
-
-using hg::conv2d;
-using hg::dense;
-using hg::flatten;
-using hg::leaky_relu;
-using hg::reshape;
-using hg::residual;
-using hg::sequential;
-using hg::sigmoid;
-using hg::upscale;
+namespace hg::swap {
 
 template <int F>
 using down = sequential<conv2d<F, 5, 2>, leaky_relu<0.1f>>;  // faceswap's Conv2DBlock
@@ -119,4 +116,4 @@ decltype(auto) with_architecture(const std::string& name, Fn&& fn) {
     throw hg::value_error("unknown architecture '" + name + "' (original, lightweight, dfaker, dfl-h128, slim, micro)");
 }
 
-}  // namespace faceswap
+}  // namespace hg::swap

@@ -1,4 +1,4 @@
-// The training-loop profile of hourglass-swap (examples/faceswap/step_profile.hpp, train --profile):
+// The training cycle's phase profile (hourglass/train/step_profile.hpp, hourglass-swap train --profile):
 // off it never synchronizes the backend; on, the phases of run() add up to its measured wall time,
 // a slow batch producer shows up as data wait, and compute phases are reported.
 #include <doctest/doctest.h>
@@ -10,28 +10,21 @@
 #include <string>
 #include <thread>
 
-#define FACESWAP_CPU_ONLY 1
-#include "../../examples/faceswap/commands.hpp"
+#include "hourglass/hourglass.hpp"
+#include "hourglass/swap/trainer.hpp"
+#include "support/swap_fixtures.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct profile_dir {
-    fs::path path;
-    explicit profile_dir(const std::string& name)
-        : path(fs::temp_directory_path() / ("hg_faceswap_profile_" + name + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-    }
-    ~profile_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+struct profile_dir : hg::test::temp_dir {
+    explicit profile_dir(const std::string& name) : hg::test::temp_dir("hg_train_profile", name) {}
 };
 
-faceswap::side_data side(std::uint64_t identity, std::uint64_t seed, int sleep_ms) {
+hg::swap::side_data side(std::uint64_t identity, std::uint64_t seed, int sleep_ms) {
     const hg::data::synthetic_face_set set{identity, 32, 16, seed};
-    faceswap::side_data s;
+    hg::swap::side_data s;
     auto produce = hg::data::augmented_producer(set);
     s.producer = [produce, sleep_ms](std::int64_t i, std::uint64_t sd, const hg::data::sample_views& v) {
         if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
@@ -42,11 +35,11 @@ faceswap::side_data side(std::uint64_t identity, std::uint64_t seed, int sleep_m
     return s;
 }
 
-faceswap::train_options options(std::int64_t iterations, bool profile, std::int64_t batch = 4) {
-    faceswap::train_options o;
+hg::swap::train_options options(std::int64_t iterations, bool profile, std::int64_t batch = 4) {
+    hg::swap::train_options o;
     o.architecture = "micro";
     o.batch = batch;
-    o.iterations = iterations;
+    o.stop.iterations = iterations;
     o.save_every = 1000;
     o.preview_every = 1000;
     o.lr = 1e-3;
@@ -55,21 +48,21 @@ faceswap::train_options options(std::int64_t iterations, bool profile, std::int6
     return o;
 }
 
-using micro_trainer = faceswap::trainer<hg::cpu, faceswap::micro, false>;
+using micro_trainer = hg::swap::trainer<hg::cpu, hg::swap::micro, false>;
 
-double sum_seconds(const faceswap::step_profile& p) {
+double sum_seconds(const hg::train::step_profile& p) {
     double s = 0;
-    for (std::size_t i = 0; i < faceswap::step_phase_count; ++i) s += p.total_seconds(static_cast<faceswap::step_phase>(i));
+    for (std::size_t i = 0; i < hg::train::step_phase_count; ++i) s += p.total_seconds(static_cast<hg::train::step_phase>(i));
     return s;
 }
 
 }  // namespace
 
-TEST_CASE("faceswap profile: marks synchronize only when on and split the time between them") {
-    faceswap::step_profile p;
+TEST_CASE("train profile: marks synchronize only when on and split the time between them") {
+    hg::train::step_profile p;
     int syncs = 0;
     p.begin();
-    p.mark(faceswap::step_phase::forward);
+    p.mark(hg::train::step_phase::forward);
     p.end_iteration();
     CHECK_FALSE(p.enabled());
     CHECK(p.iterations() == 0);
@@ -78,18 +71,18 @@ TEST_CASE("faceswap profile: marks synchronize only when on and split the time b
     p.enable([&] { ++syncs; });
     p.begin();
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    p.mark(faceswap::step_phase::data_wait);
+    p.mark(hg::train::step_phase::data_wait);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    p.mark(faceswap::step_phase::backward);
+    p.mark(hg::train::step_phase::backward);
     p.end_iteration();
     CHECK(syncs == 4);  // begin, two marks, the end of the iteration
     CHECK(p.iterations() == 1);
-    CHECK(p.mean_ms(faceswap::step_phase::data_wait) >= 30.0);
-    CHECK(p.mean_ms(faceswap::step_phase::backward) >= 10.0);
-    CHECK(p.mean_ms(faceswap::step_phase::data_wait) > p.mean_ms(faceswap::step_phase::backward));
+    CHECK(p.mean_ms(hg::train::step_phase::data_wait) >= 30.0);
+    CHECK(p.mean_ms(hg::train::step_phase::backward) >= 10.0);
+    CHECK(p.mean_ms(hg::train::step_phase::data_wait) > p.mean_ms(hg::train::step_phase::backward));
     CHECK(p.step_ms() == doctest::Approx(1e3 * sum_seconds(p)));
     double percent = 0;
-    for (std::size_t i = 0; i < faceswap::step_phase_count; ++i) percent += p.percent(static_cast<faceswap::step_phase>(i));
+    for (std::size_t i = 0; i < hg::train::step_phase_count; ++i) percent += p.percent(static_cast<hg::train::step_phase>(i));
     CHECK(percent == doctest::Approx(100.0));
     const std::string table = p.table();
     CHECK(table.find("data wait") != std::string::npos);
@@ -97,7 +90,7 @@ TEST_CASE("faceswap profile: marks synchronize only when on and split the time b
     CHECK(p.summary().find("data ") == 0);
 }
 
-TEST_CASE("faceswap profile: without --profile the trainer records nothing") {
+TEST_CASE("train profile: without --profile the trainer records nothing") {
     hg::cpu be(1);  // one thread: no OpenMP barriers to stall on a busy machine
     profile_dir dir("off");
     micro_trainer t(be, options(2, false), side(1, 11, 0), side(2, 12, 0), dir.path);
@@ -108,7 +101,7 @@ TEST_CASE("faceswap profile: without --profile the trainer records nothing") {
     CHECK(sum_seconds(t.profile()) == 0.0);
 }
 
-TEST_CASE("faceswap profile: the phases add up to the run time and a slow producer is data wait") {
+TEST_CASE("train profile: the phases add up to the run time and a slow producer is data wait") {
     hg::cpu be(1);  // one thread: no OpenMP barriers to stall on a busy machine
     profile_dir dir("slow");
     // One face per batch at 600 ms on one loader thread per side: far more than a step of the
@@ -127,14 +120,14 @@ TEST_CASE("faceswap profile: the phases add up to the run time and a slow produc
     CHECK(profiled <= wall);
     CHECK(profiled >= 0.85 * wall);
     CHECK(p.step_ms() == doctest::Approx(1e3 * profiled / 5.0));
-    using faceswap::step_phase;
+    using hg::train::step_phase;
     CHECK(p.percent(step_phase::data_wait) > 50.0);
     for (const auto ph : {step_phase::forward, step_phase::loss, step_phase::backward, step_phase::optimizer})
         CHECK(p.total_seconds(ph) > 0.0);
     CHECK(p.mean_ms(step_phase::data_wait) > p.mean_ms(step_phase::forward));
 }
 
-TEST_CASE("faceswap profile: a fast producer leaves the compute phases dominant") {
+TEST_CASE("train profile: a fast producer leaves the compute phases dominant") {
     hg::cpu be(1);  // one thread: no OpenMP barriers to stall on a busy machine
     profile_dir dir("fast");
     micro_trainer t(be, options(4, true), side(1, 11, 0), side(2, 12, 0), dir.path);
@@ -143,7 +136,7 @@ TEST_CASE("faceswap profile: a fast producer leaves the compute phases dominant"
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     t.run();
     const auto& p = t.profile();
-    using faceswap::step_phase;
+    using hg::train::step_phase;
     const double compute = p.mean_ms(step_phase::forward) + p.mean_ms(step_phase::loss) +
                            p.mean_ms(step_phase::backward) + p.mean_ms(step_phase::optimizer);
     CHECK(p.iterations() == 4);

@@ -1,4 +1,4 @@
-// The demo's swap fidelity score (examples/faceswap/swap_fidelity.hpp) on synthetic faces: 1 for the
+// The demo's swap fidelity score (hourglass/swap/fidelity.hpp) on synthetic faces: 1 for the
 // ground truth against itself, lower for a blurred, shifted, noisier (monotone in the noise level) or
 // flat copy and for the other identity, blind to the prediction's background, and the gap-closed
 // normalisation; plus its argument errors.
@@ -8,8 +8,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "../../examples/faceswap/swap_fidelity.hpp"
 #include "hourglass/core/rng.hpp"
+#include "hourglass/data/synthetic_faces.hpp"
+#include "hourglass/swap/fidelity.hpp"
 
 namespace {
 
@@ -95,14 +96,14 @@ hg::tensor flat(const hg::tensor& x, const hg::tensor& m) {
 TEST_CASE("face_ssim is 1 for the truth and lower for blurred, shifted, flat and other-identity faces") {
     const auto truth = render(2, 5);  // identity B in A's poses
     const auto a = render(1, 5);      // identity A in the same poses
-    const double self = faceswap::face_ssim(truth.image, truth.image, truth.mask);
+    const double self = hg::swap::face_ssim(truth.image, truth.image, truth.mask);
     CHECK(self == doctest::Approx(1.0).epsilon(1e-12));
 
-    const double blur1 = faceswap::face_ssim(blurred(truth.image, 1), truth.image, truth.mask);
-    const double blur3 = faceswap::face_ssim(blurred(truth.image, 3), truth.image, truth.mask);
-    const double shift = faceswap::face_ssim(shifted(truth.image, 2), truth.image, truth.mask);
-    const double other = faceswap::face_ssim(a.image, truth.image, truth.mask);
-    const double grey = faceswap::face_ssim(flat(truth.image, truth.mask), truth.image, truth.mask);
+    const double blur1 = hg::swap::face_ssim(blurred(truth.image, 1), truth.image, truth.mask);
+    const double blur3 = hg::swap::face_ssim(blurred(truth.image, 3), truth.image, truth.mask);
+    const double shift = hg::swap::face_ssim(shifted(truth.image, 2), truth.image, truth.mask);
+    const double other = hg::swap::face_ssim(a.image, truth.image, truth.mask);
+    const double grey = hg::swap::face_ssim(flat(truth.image, truth.mask), truth.image, truth.mask);
     MESSAGE("face_ssim: blur r1 " << blur1 << ", blur r3 " << blur3 << ", shift 2 px " << shift << ", identity A "
                                   << other << ", flat face " << grey);
     CHECK(blur1 < 0.99);
@@ -119,7 +120,7 @@ TEST_CASE("face_ssim falls monotonically with the noise level") {
     const auto truth = render(2, 6);
     double previous = 1.0;
     for (double a : {0.01, 0.03, 0.1, 0.3}) {
-        const double s = faceswap::face_ssim(noisy(truth.image, a), truth.image, truth.mask);
+        const double s = hg::swap::face_ssim(noisy(truth.image, a), truth.image, truth.mask);
         CAPTURE(a);
         CHECK(s < previous);
         previous = s;
@@ -130,32 +131,32 @@ TEST_CASE("face_ssim falls monotonically with the noise level") {
 TEST_CASE("face_ssim ignores the prediction outside the face mask") {
     const auto truth = render(2, 7);
     auto pred = blurred(truth.image, 1);
-    const double before = faceswap::face_ssim(pred, truth.image, truth.mask);
+    const double before = hg::swap::face_ssim(pred, truth.image, truth.mask);
     // Overwrite everything the mask does not cover at all.
     const std::int64_t px = size * size;
     for (std::int64_t i = 0; i < count * px; ++i)
         if (truth.mask[i] == 0.f)
             for (int c = 0; c < 3; ++c) pred[i * 3 + c] = (i % 2) ? 1.f : 0.f;
-    CHECK(faceswap::face_ssim(pred, truth.image, truth.mask) == doctest::Approx(before).epsilon(1e-12));
+    CHECK(hg::swap::face_ssim(pred, truth.image, truth.mask) == doctest::Approx(before).epsilon(1e-12));
     // ... but not inside it.
-    const auto per = faceswap::face_ssim_per_image(pred, truth.image, truth.mask);
+    const auto per = hg::swap::face_ssim_per_image(pred, truth.image, truth.mask);
     REQUIRE(per.numel() == count);
     for (std::int64_t i = 0; i < count; ++i) CHECK(per[i] < 1.0);
 }
 
 TEST_CASE("gap_closed is 0 at the baseline and 1 for a perfect swap") {
-    CHECK(faceswap::gap_closed(0.6, 0.6) == doctest::Approx(0.0));
-    CHECK(faceswap::gap_closed(1.0, 0.6) == doctest::Approx(1.0));
-    CHECK(faceswap::gap_closed(0.8, 0.6) == doctest::Approx(0.5));
-    CHECK(faceswap::gap_closed(0.5, 0.6) < 0.0);
-    CHECK_THROWS_AS(faceswap::gap_closed(1.0, 1.0), hg::value_error);
+    CHECK(hg::swap::gap_closed(0.6, 0.6) == doctest::Approx(0.0));
+    CHECK(hg::swap::gap_closed(1.0, 0.6) == doctest::Approx(1.0));
+    CHECK(hg::swap::gap_closed(0.8, 0.6) == doctest::Approx(0.5));
+    CHECK(hg::swap::gap_closed(0.5, 0.6) < 0.0);
+    CHECK_THROWS_AS(hg::swap::gap_closed(1.0, 1.0), hg::value_error);
 }
 
 TEST_CASE("face_ssim rejects mismatched shapes, empty masks and tiny images") {
     const auto truth = render(2, 8);
-    CHECK_THROWS_AS(faceswap::face_ssim(truth.image.batch_slice(0, 2), truth.image, truth.mask), hg::shape_error);
-    CHECK_THROWS_AS(faceswap::face_ssim(truth.image, truth.image, truth.image), hg::shape_error);
-    CHECK_THROWS_AS(faceswap::face_ssim(truth.image, truth.image, hg::tensor::zeros(truth.mask.shape())), hg::value_error);
+    CHECK_THROWS_AS(hg::swap::face_ssim(truth.image.batch_slice(0, 2), truth.image, truth.mask), hg::shape_error);
+    CHECK_THROWS_AS(hg::swap::face_ssim(truth.image, truth.image, truth.image), hg::shape_error);
+    CHECK_THROWS_AS(hg::swap::face_ssim(truth.image, truth.image, hg::tensor::zeros(truth.mask.shape())), hg::value_error);
     const auto tiny = hg::tensor::zeros(hg::shape{1, 8, 8, 3});
-    CHECK_THROWS_AS(faceswap::face_ssim(tiny, tiny, hg::tensor::full(hg::shape{1, 8, 8, 1}, 1.f)), hg::value_error);
+    CHECK_THROWS_AS(hg::swap::face_ssim(tiny, tiny, hg::tensor::full(hg::shape{1, 8, 8, 1}, 1.f)), hg::value_error);
 }

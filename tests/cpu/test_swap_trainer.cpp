@@ -1,9 +1,8 @@
-// End to end through the hourglass-swap example (examples/faceswap) on the CPU with its 32 px
-// 'micro' architecture and synthetic faces: a run interrupted by a checkpoint and resumed gives the
-// same weights and losses bit for bit as an uninterrupted run (with and without a mask head); the
-// NaN policy skips, then rolls back to the checkpoint's weights and optimizer state and halves the
-// learning rate; swap writes one PNG per input (plain and blended into a larger frame); info reports
-// the model.
+// The face-swap trainer (hg::swap::trainer on the library's training cycle) on the CPU with the
+// 32 px 'micro' architecture and synthetic faces: a run interrupted by a checkpoint and resumed gives
+// the same weights and losses bit for bit as an uninterrupted run (with and without a mask head);
+// the NaN policy skips, then rolls back to the checkpoint's weights and optimizer state and halves
+// the learning rate.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -21,52 +20,22 @@
 #include <string>
 #include <vector>
 
-#define FACESWAP_CPU_ONLY 1
-#include "../../examples/faceswap/commands.hpp"
 #include "cpu/helpers.hpp"
+#include "support/swap_fixtures.hpp"
+#include "hourglass/hourglass.hpp"
+#include "hourglass/swap/trainer.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& name)
-        : path(fs::temp_directory_path() / ("hg_faceswap_" + name + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+using hg::test::micro_options;
+using hg::test::micro_trainer;
+using hg::test::synthetic_side;
+
+struct temp_dir : hg::test::temp_dir {
+    explicit temp_dir(const std::string& name) : hg::test::temp_dir("hg_swap_trainer", name) {}
 };
-
-faceswap::side_data synthetic_side(std::uint64_t identity, std::uint64_t seed) {
-    const hg::data::synthetic_face_set set{identity, 32, 24, seed};
-    faceswap::side_data s;
-    s.producer = hg::data::augmented_producer(set);
-    s.samples = set.count;
-    s.mask_channels = 3;
-    s.preview_faces = faceswap::synthetic_images(set, 0, 2);
-    return s;
-}
-
-faceswap::train_options micro_options(bool mask, std::int64_t iterations) {
-    faceswap::train_options o;
-    o.architecture = "micro";
-    o.mask = mask;
-    o.batch = 4;
-    o.iterations = iterations;
-    o.save_every = 3;
-    o.preview_every = 100;
-    o.lr = 1e-3;
-    o.seed = 7;
-    return o;
-}
-
-template <bool Mask>
-using micro_trainer = faceswap::trainer<hg::cpu, faceswap::micro, Mask>;
 
 std::string file_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -113,7 +82,7 @@ void check_exact_resume() {
         CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.numel()) * sizeof(float)) == 0);
     }
     const auto losses = file_text(straight.path / "losses.csv");
-    CHECK(faceswap::read_losses(straight.path / "losses.csv").size() == 6);
+    CHECK(hg::train::read_loss_log(straight.path / "losses.csv").size() == 6);
     CHECK(losses == file_text(resumed.path / "losses.csv"));
     // The weights did move during training.
     micro_trainer<Mask> fresh(be, micro_options(Mask, 6), synthetic_side(1, 11), synthetic_side(2, 12),
@@ -125,11 +94,11 @@ void check_exact_resume() {
 
 }  // namespace
 
-TEST_CASE("faceswap e2e: a resumed run equals an uninterrupted one bit for bit") { check_exact_resume<false>(); }
+TEST_CASE("swap trainer: a resumed run equals an uninterrupted one bit for bit") { check_exact_resume<false>(); }
 
-TEST_CASE("faceswap e2e: exact resume with the learned mask head") { check_exact_resume<true>(); }
+TEST_CASE("swap trainer: exact resume with the learned mask head") { check_exact_resume<true>(); }
 
-TEST_CASE("faceswap e2e: non-finite losses skip steps, then roll back and halve the learning rate") {
+TEST_CASE("swap trainer: non-finite losses skip steps, then roll back and halve the learning rate") {
     hg::cpu be(2);
     temp_dir dir("nan");
     auto bad = synthetic_side(1, 11);
@@ -173,7 +142,7 @@ bool all_finite(const hg::tensor& t) {
 
 }  // namespace
 
-TEST_CASE("faceswap e2e: a roll-back restores the checkpoint's weights and optimizer state, halves the rate, and training goes on") {
+TEST_CASE("swap trainer: a roll-back restores the checkpoint's weights and optimizer state, halves the rate, and training goes on") {
     hg::cpu be(2);
     temp_dir dir("rollback");
     const auto good_a = synthetic_side(1, 11), good_b = synthetic_side(2, 12);
@@ -181,7 +150,7 @@ TEST_CASE("faceswap e2e: a roll-back restores the checkpoint's weights and optim
         micro_trainer<false> t(be, micro_options(false, 3), good_a, good_b, dir.path);
         t.run();  // the checkpoint of iteration 3
     }
-    const hg::train::checkpoint saved = hg::train::checkpoint_store(dir.path).load();
+    const hg::io::checkpoint saved = hg::io::checkpoint_store(dir.path).load();
     REQUIRE(saved.header.at("iteration").as_int() == 3);
 
     // Side A's faces of loader steps 4, 5 and 6 (the attempts at iterations 5, 6 and 7 after one good
@@ -271,7 +240,7 @@ TEST_CASE("faceswap e2e: a roll-back restores the checkpoint's weights and optim
     double moment_sum = 0;
     for (std::int64_t i = 0; i < saved_moments[0][1].numel(); ++i) moment_sum += saved_moments[0][1][i];
     CHECK(moment_sum > 0);
-    CHECK(faceswap::read_losses(dir.path / "losses.csv").size() == 3);  // the rows up to the checkpoint
+    CHECK(hg::train::read_loss_log(dir.path / "losses.csv").size() == 3);  // the rows up to the checkpoint
 
     // Training goes on at the halved rate from the restored state.
     REQUIRE(t.step());
@@ -280,12 +249,12 @@ TEST_CASE("faceswap e2e: a roll-back restores the checkpoint's weights and optim
     CHECK(t.optimizer(0).last_lr() == doctest::Approx(5e-4));
     t.run();
     CHECK(t.iteration() == 8);
-    const auto rows = faceswap::read_losses(dir.path / "losses.csv");
+    const auto rows = hg::train::read_loss_log(dir.path / "losses.csv");
     REQUIRE(rows.size() == 7);  // 1..3, then 5..8 written by run() (the manual step 4 is not logged)
-    for (const auto& r : rows) CHECK((std::isfinite(r.loss_a) && std::isfinite(r.loss_b)));
+    for (const auto& r : rows) CHECK((r.losses.size() == 2 && std::isfinite(r.losses[0]) && std::isfinite(r.losses[1])));
 
     // What was saved: the halved rate, finite weights, and a state that a resumed trainer loads.
-    const hg::train::checkpoint last = hg::train::checkpoint_store(dir.path).load();
+    const hg::io::checkpoint last = hg::io::checkpoint_store(dir.path).load();
     CHECK(last.header.at("iteration").as_int() == 8);
     CHECK(last.header.at("learning_rate").as_double() == doctest::Approx(5e-4));
     for (const auto& [name, w] : last.tensors) {
@@ -298,126 +267,3 @@ TEST_CASE("faceswap e2e: a roll-back restores the checkpoint's weights and optim
     CHECK(same_floats(resumed.optimizer(2).state(1), t.optimizer(2).state(1)));
 }
 
-TEST_CASE("faceswap e2e: swap writes one face per input, blend keeps the frame size, info reports the model") {
-    hg::cpu be(2);
-    temp_dir dir("swap");
-    const fs::path model = dir.path / "model", in = dir.path / "in", out = dir.path / "out", blended = dir.path / "blended";
-    {
-        micro_trainer<false> t(be, micro_options(false, 3), synthetic_side(1, 11), synthetic_side(2, 12), model);
-        t.run();
-    }
-    fs::create_directories(in);
-    const hg::data::synthetic_face_set frames{1, 48, 3, 99};
-    for (int i = 0; i < 3; ++i) hg::data::save_png(in / ("face" + std::to_string(i) + ".png"), frames.sample(i).image);
-    std::ofstream(in / "notes.txt") << "not an image";
-
-    faceswap::swap_options o;
-    o.model = model;
-    o.input = in;
-    o.output = out;
-    o.device = "cpu";
-    CHECK(faceswap::swap_command(o, [](const std::string&) {}) == 3);
-    for (int i = 0; i < 3; ++i) {
-        const auto img = hg::data::load_image(out / ("face" + std::to_string(i) + ".png"));
-        CHECK(img.height() == 32);
-        CHECK(img.width() == 32);
-    }
-    o.output = blended;
-    o.blend = true;
-    o.direction = "b2a";
-    CHECK(faceswap::swap_command(o, [](const std::string&) {}) == 3);
-    const auto frame = hg::data::load_image(in / "face0.png");
-    const auto img = hg::data::load_image(blended / "face0.png");
-    REQUIRE(img.height() == 48);
-    REQUIRE(img.width() == 48);
-    // Outside the feathered ellipse the frame is untouched (corner pixel), inside it changed.
-    CHECK(img.rgb[0] == frame.rgb[0]);
-    double diff = 0;
-    for (std::int64_t i = 0; i < img.rgb.numel(); ++i) diff += std::abs(img.rgb[i] - frame.rgb[i]);
-    CHECK(diff > 1.0);
-    o.direction = "sideways";
-    CHECK_THROWS_AS(faceswap::swap_command(o, [](const std::string&) {}), hg::value_error);
-
-    std::vector<std::string> lines;
-    faceswap::info_command(model, [&](const std::string& s) { lines.push_back(s); });
-    std::string all;
-    for (const auto& l : lines) all += l + "\n";
-    CAPTURE(all);
-    CHECK(all.find("architecture:  micro") != std::string::npos);
-    CHECK(all.find("iterations:    3") != std::string::npos);
-    CHECK(all.find("iteration 3: A ") != std::string::npos);
-    CHECK_THROWS_AS(faceswap::info_command(dir.path / "nothing", [](const std::string&) {}), hg::io_error);
-}
-
-TEST_CASE("faceswap e2e: swap --boxes pastes each crop into its frame at its box, and bad boxes are refused") {
-    hg::cpu be(2);
-    temp_dir dir("boxes");
-    const fs::path model = dir.path / "model", in = dir.path / "in", out = dir.path / "out";
-    {
-        micro_trainer<false> t(be, micro_options(false, 2), synthetic_side(1, 11), synthetic_side(2, 12), model);
-        t.run();
-    }
-    fs::create_directories(in);
-    const hg::data::synthetic_face_set faces{1, 48, 2, 77};
-    for (int i = 0; i < 2; ++i) hg::data::save_png(in / ("crop" + std::to_string(i) + ".png"), faces.sample(i).image);
-    // One 120 x 90 frame holding both faces (one turned by 20 degrees), another holding the first.
-    const auto frame = hg::tensor::full(hg::shape{90, 120, 3}, 0.35f);
-    hg::data::save_png(dir.path / "frame_a.png", frame);
-    hg::data::save_png(dir.path / "frame_b.png", frame);
-    std::ofstream(dir.path / "boxes.csv") << "crop,frame,x,y,width,height,angle\n"
-                                             "crop0.png,frame_a.png,5,10,40,40\n"
-                                             "crop1.png,frame_a.png,60,20,50,50,20\n"
-                                             "crop0.png,frame_b.png,70,40,30,30\n";
-    faceswap::swap_options o;
-    o.model = model;
-    o.input = in;
-    o.output = out;
-    o.device = "cpu";
-    o.blend = true;
-    o.boxes = dir.path / "boxes.csv";
-    CHECK(faceswap::swap_command(o, [](const std::string&) {}) == 2);
-    const auto a = hg::data::load_image(out / "frame_a.png"), b = hg::data::load_image(out / "frame_b.png");
-    REQUIRE(a.height() == 90);
-    REQUIRE(a.width() == 120);
-    CHECK_FALSE(fs::exists(out / "crop0.png"));
-    const auto original = hg::data::load_image(dir.path / "frame_a.png");  // 0.35 as stored in 8 bits
-    auto changed = [&](const hg::data::image& img, std::int64_t y0, std::int64_t x0, std::int64_t y1, std::int64_t x1) {
-        double d = 0;
-        for (std::int64_t y = y0; y < y1; ++y)
-            for (std::int64_t x = x0; x < x1; ++x)
-                for (int c = 0; c < 3; ++c) {
-                    const std::int64_t i = (y * 120 + x) * 3 + c;
-                    d += std::abs(img.rgb[i] - original.rgb[i]);
-                }
-        return d;
-    };
-    CHECK(changed(a, 10, 5, 50, 45) > 1.0);    // first box
-    CHECK(changed(a, 20, 60, 70, 110) > 1.0);  // second box
-    CHECK(changed(a, 60, 0, 90, 50) == 0.0);   // below the first box: untouched
-    CHECK(changed(b, 40, 70, 70, 100) > 1.0);
-    CHECK(changed(b, 0, 0, 40, 120) == 0.0);
-    // A crop that is not among the inputs, and a frame that does not exist, are named.
-    std::ofstream(dir.path / "bad.csv") << "crop9.png,frame_a.png,5,10,40,40\n";
-    o.boxes = dir.path / "bad.csv";
-    CHECK(hg::test::contains(hg::test::message_of<hg::value_error>([&] { faceswap::swap_command(o, [](const std::string&) {}); }),
-                             "names the crop 'crop9.png', which is not among the --input images"));
-    std::ofstream(dir.path / "missing.csv") << "crop0.png,nowhere.png,5,10,40,40\n";
-    o.boxes = dir.path / "missing.csv";
-    CHECK(hg::test::contains(hg::test::message_of<hg::io_error>([&] { faceswap::swap_command(o, [](const std::string&) {}); }),
-                             "nowhere.png of crop crop0.png does not exist"));
-}
-
-TEST_CASE("faceswap e2e: a demo folder resumes the same demo and refuses one of another length") {
-    temp_dir dir("demo_resume");
-    faceswap::demo_options o;
-    o.out = dir.path;
-    o.iterations = 2;
-    o.device = "cpu";
-    o.threads = 1;
-    const auto quiet = [](const std::string&) {};
-    CHECK(faceswap::demo(o, quiet).iterations == 2);
-    CHECK(faceswap::demo(o, quiet).iterations == 2);  // the same run: resumed, nothing refused
-    o.iterations = 3;
-    CHECK(hg::test::contains(hg::test::message_of<hg::value_error>([&] { faceswap::demo(o, quiet); }),
-                             "started for a different run (2 iterations); use another --out or remove that folder"));
-}

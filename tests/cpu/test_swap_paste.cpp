@@ -1,4 +1,4 @@
-// The --blend helpers of the hourglass-swap example (examples/faceswap/blend.hpp): reading a boxes
+// The paste helpers of the face-swap library part (hourglass/swap/paste.hpp): reading a boxes
 // file (fields, header, comments, relative frame paths, errors naming the file and line), and pasting
 // a face crop into a larger frame at a box: placement, rotation direction, clipping at the frame's
 // edges, pixels outside the box untouched, mean-colour matching under the mask.
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "../../examples/faceswap/blend.hpp"
+#include "hourglass/swap/paste.hpp"
 #include "cpu/helpers.hpp"
 
 namespace fs = std::filesystem;
@@ -45,14 +45,14 @@ float pixel(const hg::tensor& img, std::int64_t y, std::int64_t x, int c = 0) {
 
 }  // namespace
 
-TEST_CASE("faceswap blend: a boxes file is read with its header, comments and relative frame paths") {
+TEST_CASE("swap paste: a boxes file is read with its header, comments and relative frame paths") {
     const auto file = write_text("boxes.csv",
                                  "crop,frame,x,y,width,height,angle\n"
                                  "# a comment\n"
                                  "\n"
                                  "a.png, frames/one.jpg, 10, 20.5, 64, 64\n"
                                  "b.png,/abs/two.png,-3,4,32,40,12.5\r\n");
-    const auto boxes = faceswap::read_boxes(file);
+    const auto boxes = hg::swap::read_boxes(file);
     REQUIRE(boxes.size() == 2);
     CHECK(boxes[0].crop == "a.png");
     CHECK(boxes[0].frame == file.parent_path() / "frames/one.jpg");
@@ -66,34 +66,34 @@ TEST_CASE("faceswap blend: a boxes file is read with its header, comments and re
     CHECK(boxes[1].angle == 12.5);
 }
 
-TEST_CASE("faceswap blend: bad boxes files name the file, the line and the field") {
-    CHECK(contains(message_of<hg::io_error>([] { faceswap::read_boxes("/nonexistent/boxes.csv"); }),
+TEST_CASE("swap paste: bad boxes files name the file, the line and the field") {
+    CHECK(contains(message_of<hg::io_error>([] { hg::swap::read_boxes("/nonexistent/boxes.csv"); }),
                    "cannot read the boxes file /nonexistent/boxes.csv"));
     const auto fields = write_text("fields.csv", "a.png,f.png,1,2,3\n");
-    const auto m1 = message_of<hg::value_error>([&] { faceswap::read_boxes(fields); });
+    const auto m1 = message_of<hg::value_error>([&] { hg::swap::read_boxes(fields); });
     CHECK(contains(m1, fields.string() + ", line 1"));
     CHECK(contains(m1, "found 5"));
     const auto nan = write_text("nan.csv", "# header comment\na.png,f.png,1,2x,3,4\n");
-    const auto m2 = message_of<hg::value_error>([&] { faceswap::read_boxes(nan); });
+    const auto m2 = message_of<hg::value_error>([&] { hg::swap::read_boxes(nan); });
     CHECK(contains(m2, "line 2"));
     CHECK(contains(m2, "'y' is not a finite number: '2x'"));
     const auto size = write_text("size.csv", "a.png,f.png,1,2,0,4\n");
-    CHECK(contains(message_of<hg::value_error>([&] { faceswap::read_boxes(size); }), "the box size must be positive"));
+    CHECK(contains(message_of<hg::value_error>([&] { hg::swap::read_boxes(size); }), "the box size must be positive"));
     const auto inf = write_text("inf.csv", "a.png,f.png,1,2,3,4,inf\n");
-    CHECK(contains(message_of<hg::value_error>([&] { faceswap::read_boxes(inf); }), "'angle' is not a finite number"));
+    CHECK(contains(message_of<hg::value_error>([&] { hg::swap::read_boxes(inf); }), "'angle' is not a finite number"));
 }
 
-TEST_CASE("faceswap blend: an axis-aligned paste lands in the box and leaves the rest untouched") {
+TEST_CASE("swap paste: an axis-aligned paste lands in the box and leaves the rest untouched") {
     auto frame = uniform_image(40, 50, 0.5f);
     for (std::int64_t i = 0; i < frame.numel(); ++i) frame[i] = 0.4f + 0.2f * float(i % 7) / 7.f;  // texture
     const auto before = frame.clone();
     const auto mask = hg::tensor::full(hg::shape{16, 16, 1}, 1.f);
-    faceswap::face_box box;
+    hg::swap::face_box box;
     box.x = 10;
     box.y = 5;
     box.width = 20;
     box.height = 20;
-    const auto touched = faceswap::paste_face(frame, half_face(), mask, box);
+    const auto touched = hg::swap::paste_face(frame, half_face(), mask, box);
     CHECK(touched == 20 * 20);
     for (std::int64_t y = 0; y < 40; ++y)
         for (std::int64_t x = 0; x < 50; ++x) {
@@ -107,16 +107,16 @@ TEST_CASE("faceswap blend: an axis-aligned paste lands in the box and leaves the
     CHECK(pixel(frame, 15, 27) > 0.65f);
 }
 
-TEST_CASE("faceswap blend: a positive angle turns the crop counter-clockwise on screen") {
+TEST_CASE("swap paste: a positive angle turns the crop counter-clockwise on screen") {
     auto frame = uniform_image(60, 60, 0.5f);
     const auto mask = hg::tensor::full(hg::shape{16, 16, 1}, 1.f);
-    faceswap::face_box box;
+    hg::swap::face_box box;
     box.x = 14;
     box.y = 14;
     box.width = 32;
     box.height = 32;
     box.angle = 90;
-    CHECK(faceswap::paste_face(frame, half_face(), mask, box) > 0);
+    CHECK(hg::swap::paste_face(frame, half_face(), mask, box) > 0);
     // The crop's +x axis (its bright right half) now points up the picture.
     CHECK(pixel(frame, 20, 30) > 0.65f);  // above the centre (30, 30)
     CHECK(pixel(frame, 40, 30) < 0.35f);  // below it
@@ -124,21 +124,21 @@ TEST_CASE("faceswap blend: a positive angle turns the crop counter-clockwise on 
     CHECK(std::abs(pixel(frame, 30, 20) - 0.5f) < 0.31f);
     box.angle = -90;
     auto other = uniform_image(60, 60, 0.5f);
-    faceswap::paste_face(other, half_face(), mask, box);
+    hg::swap::paste_face(other, half_face(), mask, box);
     CHECK(pixel(other, 20, 30) < 0.35f);
     CHECK(pixel(other, 40, 30) > 0.65f);
 }
 
-TEST_CASE("faceswap blend: boxes over the edge are clipped, boxes off the frame change nothing") {
+TEST_CASE("swap paste: boxes over the edge are clipped, boxes off the frame change nothing") {
     auto frame = uniform_image(30, 30, 0.5f);
     const auto before = frame.clone();
     const auto mask = hg::tensor::full(hg::shape{16, 16, 1}, 1.f);
-    faceswap::face_box box;
+    hg::swap::face_box box;
     box.x = -5;
     box.y = 20;
     box.width = 20;
     box.height = 20;
-    CHECK(faceswap::paste_face(frame, half_face(), mask, box) == 15 * 10);
+    CHECK(hg::swap::paste_face(frame, half_face(), mask, box) == 15 * 10);
     CHECK(pixel(frame, 0, 0) == pixel(before, 0, 0));
     CHECK(pixel(frame, 19, 5) == pixel(before, 19, 5));
     CHECK(pixel(frame, 25, 20) == pixel(before, 25, 20));
@@ -148,24 +148,24 @@ TEST_CASE("faceswap blend: boxes over the edge are clipped, boxes off the frame 
     CHECK(pixel(frame, 25, 12) == doctest::Approx(0.7f).epsilon(1e-5));
     box.x = 100;
     auto untouched = before.clone();
-    CHECK(faceswap::paste_face(untouched, half_face(), mask, box) == 0);
+    CHECK(hg::swap::paste_face(untouched, half_face(), mask, box) == 0);
     CHECK(hg::test::max_abs_difference(untouched, before) == 0.0);
 }
 
-TEST_CASE("faceswap blend: the face's colour is matched to the frame under the mask, a zero mask pastes nothing") {
+TEST_CASE("swap paste: the face's colour is matched to the frame under the mask, a zero mask pastes nothing") {
     auto frame = uniform_image(20, 20, 0.3f);
     const auto face = uniform_image(8, 8, 0.7f);
     auto mask = hg::tensor::full(hg::shape{8, 8, 1}, 1.f);
-    faceswap::face_box box;
+    hg::swap::face_box box;
     box.width = 20;
     box.height = 20;
-    faceswap::paste_face(frame, face, mask, box);
+    hg::swap::paste_face(frame, face, mask, box);
     for (std::int64_t i = 0; i < frame.numel(); ++i) REQUIRE(frame[i] == doctest::Approx(0.3f).epsilon(1e-6));
     mask.fill(0.f);
     auto other = uniform_image(20, 20, 0.3f);
-    CHECK(faceswap::paste_face(other, face, mask, box) == 0);
+    CHECK(hg::swap::paste_face(other, face, mask, box) == 0);
     CHECK(hg::test::max_abs_difference(other, uniform_image(20, 20, 0.3f)) == 0.0);
     // The whole-picture blend (no box) matches colour the same way.
-    const auto whole = faceswap::blend_into(uniform_image(8, 8, 0.3f), face, hg::tensor::full(hg::shape{8, 8, 1}, 1.f));
+    const auto whole = hg::swap::blend_into(uniform_image(8, 8, 0.3f), face, hg::tensor::full(hg::shape{8, 8, 1}, 1.f));
     CHECK(hg::test::max_abs_difference(whole, uniform_image(8, 8, 0.3f)) < 1e-6);
 }

@@ -19,9 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "hourglass/hourglass.hpp"
+#include "hourglass/core/error.hpp"
+#include "hourglass/core/tensor.hpp"
+#include "hourglass/cpu/backend.hpp"
 
-namespace faceswap {
+namespace hg::swap {
 
 /// The feathered elliptical mask used for --blend when the model has no mask head: 1 inside an
 /// ellipse with semi-axes 0.40 w x 0.46 h centred at (0.5 w, 0.52 h), falling smoothly to 0 over a
@@ -197,4 +199,4 @@ inline std::int64_t paste_face(hg::tensor& frame, const hg::tensor& face, const 
     return touched;
 }
 
-}  // namespace faceswap
+}  // namespace hg::swap

@@ -1,4 +1,4 @@
-// hg::train::checkpoint_store: the checkpoint files of one model folder, kept so that a crash, a
+// hg::io::checkpoint_store: the checkpoint files of one model folder, kept so that a crash, a
 // kill or a full disk at any moment leaves a complete checkpoint to resume from.
 //
 // Files in the model folder:
@@ -45,9 +45,9 @@
 #include <vector>
 
 #include "hourglass/core/error.hpp"
-#include "hourglass/train/checkpoint.hpp"
+#include "hourglass/io/checkpoint.hpp"
 
-namespace hg::train {
+namespace hg::io {
 
 class checkpoint_store {
 public:
@@ -170,4 +170,4 @@ private:
     std::vector<std::string> warnings_;
 };
 
-}  // namespace hg::train
+}  // namespace hg::io

@@ -1,4 +1,4 @@
-// hg::train::json: a small JSON value for checkpoint headers. Null, booleans, exact int64 integers,
+// hg::io::json: a small JSON value for checkpoint headers. Null, booleans, exact int64 integers,
 // other numbers as double, UTF-8 strings, arrays, and objects that keep their keys in insertion
 // order (so dump(parse(t)) gives back t for compact text written here).
 // dump() writes compact text (no whitespace); doubles in the shortest form that reads back to the same
@@ -24,7 +24,7 @@
 
 #include "hourglass/core/error.hpp"
 
-namespace hg::train {
+namespace hg::io {
 
 class json {
 public:
@@ -396,4 +396,4 @@ private:
     std::variant<std::nullptr_t, bool, std::int64_t, double, std::string, array_type, object_type> v_;
 };
 
-}  // namespace hg::train
+}  // namespace hg::io

@@ -1,4 +1,4 @@
-// step_profile: where the time of a training iteration goes (hourglass-swap train --profile).
+// hg::train::step_profile: where the time of a training iteration goes (train --profile).
 // The training loop calls mark(phase) at the end of each phase; the time since the previous mark
 // is added to that phase, so the phases of an iteration add up to its wall time exactly. When on,
 // mark() first waits for the backend (a device synchronization on hg::cuda): kernels run
@@ -19,7 +19,7 @@
 #include <string>
 #include <utility>
 
-namespace faceswap {
+namespace hg::train {
 
 enum class step_phase { data_wait, upload, forward, loss, backward, optimizer, other };
 
@@ -135,4 +135,4 @@ private:
     std::int64_t iterations_ = 0;
 };
 
-}  // namespace faceswap
+}  // namespace hg::train

@@ -1,4 +1,4 @@
-// The demo's swap fidelity score: the SSIM between swapped faces and the renderer's ground truth
+// The swap fidelity score (hg::swap::face_ssim, the demo reports it): the SSIM between swapped faces and the renderer's ground truth
 // over the face region only, and its normalised form (the share of the gap between "no swap" and a
 // perfect swap that a swap closes).
 //
@@ -30,10 +30,12 @@
 #include <cstdint>
 #include <string>
 
-#include "hourglass/hourglass.hpp"
+#include "hourglass/core/error.hpp"
+#include "hourglass/core/tensor.hpp"
+#include "hourglass/cpu/backend.hpp"
 #include "hourglass/ops/ssim.hpp"
 
-namespace faceswap {
+namespace hg::swap {
 
 /// Face-region SSIM per image of host batches pred, truth [N, H, W, C] and mask [N, H, W, 1]
 /// (coverage in [0, 1]); returns [N] (double). Throws shape_error on mismatched shapes and
@@ -95,4 +97,4 @@ inline double gap_closed(double score, double baseline) {
     return (score - baseline) / (1.0 - baseline);
 }
 
-}  // namespace faceswap
+}  // namespace hg::swap

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace hg::train {
+namespace hg::io {
 
 namespace crc32_detail {
 
@@ -54,4 +54,4 @@ inline std::uint32_t crc32(std::string_view bytes, std::uint32_t crc = 0) {
     return crc32(bytes.data(), bytes.size(), crc);
 }
 
-}  // namespace hg::train
+}  // namespace hg::io

@@ -1,0 +1,39 @@
+// hg::swap::train_options: everything that configures the training of a face-swap model
+// (hg::swap::trainer): the architecture, the loss terms and mask weighting, the optimizer, the
+// batch, the stop criteria (hg::train::stop_criteria), checkpoint and preview intervals, seeds.
+// The command line of hourglass-swap fills one of these; a program linking the library can too.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hourglass/train/stop_criteria.hpp"
+
+namespace hg::swap {
+
+struct train_options {
+    std::string architecture = "original";          ///< architecture_names() lists them
+    bool mask = false;                              ///< learned mask head (a fourth output channel)
+    std::int64_t batch = 16;                        ///< faces per side and iteration
+    /// When training stops: by default after 100000 iterations; any combination of iterations,
+    /// epochs, a loss target and a time limit, whichever comes first.
+    train::stop_criteria stop = [] {
+        train::stop_criteria s;
+        s.iterations = 100000;
+        return s;
+    }();
+    std::vector<std::string> loss = {"ssim", "mse"};  ///< loss terms, summed (ssim, dssim, mse, mae, log_cosh)
+    std::string optimizer = "adam";                 ///< adam, adamw, adabelief, rmsprop, lion, nadam, adamax
+    double lr = 5e-5;
+    std::int64_t cosine_steps = 0;                  ///< > 0: cosine decay of lr to lr / 10 over these steps
+    std::int64_t save_every = 250;                  ///< iterations between checkpoints
+    std::int64_t preview_every = 0;                 ///< 0: at every save
+    std::uint64_t seed = 1;                         ///< model initialisation; the loaders' seeds derive from it
+    int loader_threads = 2;
+    double eye_multiplier = 3.0, mouth_multiplier = 2.0;  ///< loss weight of the eye and mouth regions
+    bool profile = false;                           ///< time each phase of an iteration (train/step_profile.hpp)
+    bool plot_log_scale = false;                    ///< loss.png with a logarithmic loss axis
+};
+
+}  // namespace hg::swap
