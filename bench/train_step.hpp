@@ -30,7 +30,6 @@
 #include <utility>
 #include <vector>
 
-#include "architectures.hpp"
 #include "hourglass/hourglass.hpp"
 #include "hourglass/swap/trainer.hpp"
 

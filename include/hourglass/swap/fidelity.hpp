@@ -1,6 +1,6 @@
-// The swap fidelity score (hg::swap::face_ssim, the demo reports it): the SSIM between swapped faces and the renderer's ground truth
-// over the face region only, and its normalised form (the share of the gap between "no swap" and a
-// perfect swap that a swap closes).
+// The swap fidelity score (hg::swap::face_ssim; the demo reports it): the SSIM between swapped
+// faces and the renderer's ground truth over the face region only, and its normalised form (the
+// share of the gap between "no swap" and a perfect swap that a swap closes).
 //
 // Why not the SSIM of the mask-multiplied images: multiplying both images by the face mask makes
 // every window outside the face compare zeros with zeros, whose SSIM is exactly 1. On the 64 px

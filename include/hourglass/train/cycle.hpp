@@ -70,6 +70,7 @@ struct cycle_options {
     bool profile = false;                  ///< time the phases of each iteration (profile())
     bool loss_plot = true;                 ///< write loss.png at every save
     bool loss_plot_log_scale = false;
+    std::string loss_plot_title;           ///< empty: the folder's name
 };
 
 /// Callbacks; each may be empty.
@@ -304,7 +305,7 @@ public:
         }
         viz::loss_plot_options po;
         po.log_scale = o_.loss_plot_log_scale;
-        po.title = o_.folder.filename().string();
+        po.title = o_.loss_plot_title.empty() ? o_.folder.filename().string() : o_.loss_plot_title;
         if (po.log_scale)  // a log axis needs positive losses; until there are some, draw a linear one
             for (const auto& s : series)
                 if (std::none_of(s.y.begin(), s.y.end(), [](double v) { return v > 0; })) po.log_scale = false;
