@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The face-swap models of examples/faceswap/architectures.hpp ('original' and 'dfl-h128') in PyTorch,
+"""The face-swap models of include/hourglass/swap/architectures.hpp ('original' and 'dfl-h128') in PyTorch,
 layer for layer, as the peer of our training-step benchmark.
 
 What matches ours (include/hourglass/layers/):
@@ -31,7 +31,7 @@ from torch import nn
 
 LEAKY_SLOPE = 0.1
 
-# Parameter counts of our models with 3 output channels (examples/faceswap/architectures.hpp), as
+# Parameter counts of our models with 3 output channels (include/hourglass/swap/architectures.hpp), as
 # swap_model::parameter_count() gives them (biases included).
 EXPECTED_PARAMETERS = {"original": 82_062_470, "dfl-h128": 107_716_102}
 # Forward FLOPs per sample (encoder, decoder) as hg::forward_flops counts them for our models.
@@ -147,7 +147,7 @@ ARCHITECTURES = {
 
 
 class SwapModel(nn.Module):
-    """One shared encoder and the decoders of identity A and identity B (examples/faceswap/swap_model.hpp)."""
+    """One shared encoder and the decoders of identity A and identity B (include/hourglass/swap/swap_model.hpp)."""
 
     def __init__(self, architecture, channels=3):
         super().__init__()
