@@ -267,3 +267,35 @@ TEST_CASE("swap trainer: a roll-back restores the checkpoint's weights and optim
     CHECK(same_floats(resumed.optimizer(2).state(1), t.optimizer(2).state(1)));
 }
 
+
+TEST_CASE("swap trainer: three identities share one encoder; the log, checkpoint and preview cover every side") {
+    hg::cpu be(2);
+    temp_dir dir("three");
+    std::vector<hg::swap::side_data> sides = {synthetic_side(1, 11), synthetic_side(2, 12), synthetic_side(3, 13)};
+    using trainer3 = hg::swap::trainer<hg::cpu, hg::swap::micro, false, 3>;
+    {
+        trainer3 t(be, micro_options(false, 3), sides, dir.path);
+        const auto why = t.run();
+        CHECK(why.reason == hg::train::stop_reason::iterations);
+        CHECK(t.iteration() == 3);
+        for (int s = 0; s < 3; ++s) CHECK(std::isfinite(t.last_loss(s)));
+        CHECK(t.model().network_names() == std::vector<std::string>{"encoder", "decoder_a", "decoder_b", "decoder_c"});
+        CHECK(t.model().parameter_sets().size() == 4);
+        t.write_preview(dir.path / "grid.png");
+    }
+    const auto rows = hg::train::read_loss_log(dir.path / "losses.csv");
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].losses.size() == 3);
+    CHECK(file_text(dir.path / "losses.csv").rfind("iteration,loss_a,loss_b,loss_c\n", 0) == 0);
+    const auto c = hg::io::checkpoint_store(dir.path).load();
+    CHECK(c.header.at("identities").as_int() == 3);
+    CHECK(c.header.at("seeds").at("loader_c").is_number());
+    CHECK(c.find("decoder_c/0:upscale<8>/0:conv2d<32, 3, 1>.w") != nullptr);
+    // The preview: per identity the faces, the reconstruction and the swaps to the two others.
+    const auto grid = hg::data::load_image(dir.path / "grid.png");
+    CHECK(grid.width() == 12 * 32 + 13 * 2);
+    // A two-identity trainer refuses the folder, naming both counts.
+    const auto msg = hg::test::message_of<hg::format_error>(
+        [&] { micro_trainer<false> t(be, micro_options(false, 4), synthetic_side(1, 11), synthetic_side(2, 12), dir.path); });
+    CHECK(hg::test::contains(msg, "holds a model of 3 identities, not 2"));
+}
