@@ -57,6 +57,7 @@
 #include "hourglass/swap/trainer.hpp"
 #include "hourglass/train/cycle.hpp"
 #include "hourglass/train/loss_log.hpp"
+#include "hourglass/train/named_parameters.hpp"
 #include "hourglass/train/side.hpp"
 #include "hourglass/train/signals.hpp"
 #include "hourglass/train/step_profile.hpp"

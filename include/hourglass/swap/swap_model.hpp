@@ -18,6 +18,7 @@
 #include "hourglass/layers/model.hpp"
 #include "hourglass/ops/elementwise.hpp"
 #include "hourglass/swap/architectures.hpp"
+#include "hourglass/train/named_parameters.hpp"
 
 namespace hg::swap {
 
@@ -107,8 +108,7 @@ public:
     /// Every named parameter as a host tensor (names "encoder/...", "decoder_a/...", ...).
     std::vector<std::pair<std::string, hg::tensor>> named_parameters() const {
         std::vector<std::pair<std::string, hg::tensor>> out;
-        for (const auto* p : parameter_sets())
-            for (std::size_t i = 0; i < p->size(); ++i) out.emplace_back(p->entry(i).name, be_.to_host(p->value(i)));
+        for (const auto* p : parameter_sets()) train::append_host_parameters(be_, *p, out);
         return out;
     }
 
@@ -116,16 +116,7 @@ public:
     /// naming the tensor when one is missing or has another shape.
     template <class Find>
     void load_parameters(Find&& find) {
-        for (const auto* p : parameter_sets())
-            for (std::size_t i = 0; i < p->size(); ++i) {
-                const auto& e = p->entry(i);
-                const hg::tensor* t = find(e.name);
-                if (!t) throw hg::format_error("checkpoint: the tensor '" + e.name + "' is missing");
-                if (t->shape() != e.shape)
-                    throw hg::format_error("checkpoint: the tensor '" + e.name + "' has shape " + t->shape().str() +
-                                           ", the model " + e.shape.str());
-                hg::ops::copy(be_, hg::data::to_backend(be_, *t), p->value(i));
-            }
+        for (const auto* p : parameter_sets()) train::load_parameters(be_, *p, find);
     }
 
     /// Decodes host faces ([N, H, W, 3], any size: resized to the input size) with decoder `side`:

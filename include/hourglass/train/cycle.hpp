@@ -44,6 +44,7 @@
 #include "hourglass/io/json.hpp"
 #include "hourglass/optim/optimizer.hpp"
 #include "hourglass/train/loss_log.hpp"
+#include "hourglass/train/named_parameters.hpp"
 #include "hourglass/train/side.hpp"
 #include "hourglass/train/signals.hpp"
 #include "hourglass/train/step_profile.hpp"
@@ -276,9 +277,7 @@ public:
         io::checkpoint c;
         c.header = header();
         c.header["window_mean"] = std::isfinite(mean) ? io::json(mean) : io::json();
-        for (const auto& n : networks_)
-            for (std::size_t i = 0; i < n.params->size(); ++i)
-                c.tensors.emplace_back(n.params->entry(i).name, be_.to_host(n.params->value(i)));
+        for (const auto& n : networks_) append_host_parameters(be_, *n.params, c.tensors);
         c.optimizer_state = optimizer_state();
         store_.save(c, improved);
         saved_stop_ = stop_;
@@ -503,16 +502,7 @@ private:
             throw format_error("the checkpoint in " + o_.folder.string() + " is not a '" + o_.format + "' checkpoint" +
                                (format && format->is_string() ? " (it says '" + format->as_string() + "')" : ""));
         if (o_.check_header) o_.check_header(h);
-        for (const auto& n : networks_)
-            for (std::size_t i = 0; i < n.params->size(); ++i) {
-                const auto& e = n.params->entry(i);
-                const tensor* t = c.find(e.name);
-                if (!t) throw format_error("checkpoint: the tensor '" + e.name + "' is missing");
-                if (t->shape() != e.shape)
-                    throw format_error("checkpoint: the tensor '" + e.name + "' has shape " + t->shape().str() +
-                                       ", the model " + e.shape.str());
-                ops::copy(be_, data::to_backend(be_, *t), n.params->value(i));
-            }
+        for (const auto& n : networks_) load_parameters(be_, *n.params, [&](const std::string& name) { return c.find(name); });
         iteration_ = h.at("iteration").as_int();
         lr_ = h.at("learning_rate").as_double();
         const auto* wm = h.find("window_mean");
