@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hourglass needs to build and test (compiler, CMake, Eigen, stb,
 # doctest, Google Benchmark, CLI11 for hourglass-swap's command line, clang-14 with libFuzzer and
-# the sanitizer runtimes for the fuzz test). Does nothing when they are all present; needs root
-# (or sudo) otherwise.
+# the sanitizer runtimes for the fuzz test; for the media component (face extraction): dlib, its
+# 68-point landmark model (libdlib-data), FFmpeg's libraries; and the real photograph and videos
+# the media tests use: python3-skimage's astronaut portrait, python3-imageio's MP4 files). Does
+# nothing when they are all present; needs root (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
 # With arguments, installs those packages instead (other scripts use it for their own needs).
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev)
+packages=(build-essential cmake pkg-config libeigen3-dev libstb-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev
+  libdlib-dev libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-skimage python3-imageio)
 if (($# > 0)); then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

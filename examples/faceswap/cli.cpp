@@ -1,4 +1,4 @@
-// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info), each
+// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, extract), each
 // reading its options into the option structs of commands.hpp; then the command runs and its results
 // are printed. `--help` (on the program or a command) lists every option with its type, range or
 // allowed values and default, and exits 0. Exit statuses: 0 ok; 2 a usage error (no or an unknown
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "extract_command.hpp"
 #include "hourglass/swap/architectures.hpp"
 #include "hourglass/swap/train_options.hpp"
 #include "hourglass/train/stop_criteria.hpp"
@@ -315,6 +316,79 @@ struct swap_cli {
     }
 };
 
+struct extract_cli {
+    extract_command_options o;
+
+    explicit extract_cli(CLI::App& app) {
+        const std::string io = "Input and output";
+        app.add_option("--input", o.input, "a video (any container and codec FFmpeg reads), a picture, or a folder of "
+                                           "pictures (searched recursively)")
+            ->type_name("VIDEO|IMAGE|DIR")
+            ->required()
+            ->group(io);
+        app.add_option("--output", o.output, "folder for the aligned faces, their masks and alignments.json (the layout "
+                                             "train --a reads); a second run continues an interrupted one")
+            ->type_name("DIR")
+            ->required()
+            ->group(io);
+        const std::string faces = "Aligned faces";
+        add_number(app, "--size", o.size, "side of the aligned faces in pixels")->check(CLI::Range(16, 4096))->group(faces);
+        app.add_option("--centering", o.centering, "centre of the crop (faceswap's): face, legacy (tight, as the first "
+                                                   "face-swap tools) or head (the whole head)")
+            ->check(CLI::IsMember({"face", "legacy", "head"}))
+            ->capture_default_str()
+            ->group(faces);
+        app.add_option("--coverage", o.coverage, "how much of the centred area the crop shows (faceswap's coverage ratio)")
+            ->check(numeric<double>("--coverage"))
+            ->check(CLI::Range(0.5, 1.5))
+            ->capture_default_str()
+            ->group(faces);
+        app.add_option("--mask", o.mask, "the face mask written to masks/: components (the landmark hulls) or extended "
+                                         "(the forehead up to above the brows)")
+            ->check(CLI::IsMember({"components", "extended"}))
+            ->capture_default_str()
+            ->group(faces);
+        const std::string filters = "Filters";
+        add_number(app, "--every", o.every, "work on every N-th frame of a video")->check(positive)->group(filters);
+        add_number(app, "--min-size", o.min_size, "drop faces whose detected box is smaller (square root of its area, "
+                                                  "frame pixels); 0: keep all")
+            ->check(nonnegative)
+            ->group(filters);
+        add_number(app, "--max-faces", o.max_faces, "keep at most K faces per frame, the largest; 0: all")
+            ->check(nonnegative)
+            ->group(filters);
+        add_number(app, "--blur-threshold", o.blur_threshold,
+                   "drop faces whose blur score (variance of the Laplacian of the aligned face at 256 px, grey 0-255, "
+                   "within the face) is lower; 0: keep all")
+            ->check(nonnegative)
+            ->group(filters);
+        app.add_flag("--smooth", o.smooth, "smooth the landmarks over time (videos): less jitter between frames")->group(filters);
+        add_number(app, "--smooth-radius", o.smooth_radius, "frames on each side of the smoothing fit")
+            ->check(CLI::Range(1, 30))
+            ->group(filters);
+        const std::string models = "Detection and landmarks";
+        app.add_option("--detector-model", o.detector_model, "dlib MMOD CNN face detector file (mmod_human_face_detector.dat); "
+                                                             "default: dlib's built-in HOG detector")
+            ->type_name("FILE")
+            ->group(models);
+        app.add_option("--landmarks-model", o.landmarks_model, "dlib 68-point shape predictor file; default: "
+                                                               "/usr/share/dlib/shape_predictor_68_face_landmarks.dat (Debian libdlib-data)")
+            ->type_name("FILE")
+            ->group(models);
+        add_number(app, "--detect-size", o.detect_size, "detect on a copy whose longer side is at most this; 0: full size")
+            ->check(nonnegative)
+            ->group(models);
+        add_number(app, "--upsample", o.upsample, "double the detection copy this many times (finds smaller faces, slower)")
+            ->check(CLI::Range(0, 3))
+            ->group(models);
+        add_number(app, "--detector-threshold", o.detector_threshold, "minimum detection score")->group(models);
+        add_device(app, o.device, o.threads)->group("Backend");
+        app.get_option("--threads")->group("Backend");
+    }
+
+    int run(const std::atomic<bool>* stop) { return extract_command(o, stop, print_line); }
+};
+
 struct info_cli {
     std::filesystem::path model;
 
@@ -347,9 +421,13 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
     train_cli train_c(*app.add_subcommand("train", "train (or resume) a model on two folders of face crops"));
     swap_cli swap_c(*app.add_subcommand("swap", "swap the faces of images with a trained model"));
     info_cli info_c(*app.add_subcommand("info", "describe a model folder: architecture, iterations, options, losses"));
+    extract_cli extract_c(*app.add_subcommand(
+        "extract", std::string("find, align and cut out the faces of a video, a picture or a folder of pictures, with masks "
+                               "and an alignments file") +
+                       (has_media() ? "" : " (not in this build: needs dlib and FFmpeg)")));
     app.footer("Run 'hourglass-swap <command> --help' for the options of a command; docs/faceswap.md describes them.");
 
-    const std::vector<std::string> commands = {"demo", "train", "swap", "info"};
+    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "extract"};
 
     if (argc < 2) {
         std::cerr << app.help();
@@ -377,6 +455,7 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
         if (command == "demo") return demo_c.run();
         if (command == "train") return train_c.run(stop);
         if (command == "swap") return swap_c.run();
+        if (command == "extract") return extract_c.run(stop);
         return info_c.run();
     } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-swap %s: %s\n", command.c_str(), e.what());

@@ -322,8 +322,9 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
             side_data s;
             s.producer = hg::data::augmented_producer(d);
             s.samples = d.size();
-            s.mask_channels = 1;
-            const std::int64_t rows = std::min<std::int64_t>(4, d.size()), px = A::output * A::output * 3;
+            s.mask_channels = d.mask_channels();  // 3 for extracted faces: eye and mouth weighting
+            // The preview grid shows the same number of faces of each side.
+            const std::int64_t rows = std::min<std::int64_t>({4, da.size(), db.size()}), px = A::output * A::output * 3;
             s.preview_faces = hg::tensor::empty(hg::shape{rows, A::output, A::output, 3});
             for (std::int64_t i = 0; i < rows; ++i) std::copy_n(d.get(i)->rgb.data(), px, s.preview_faces.data() + i * px);
             return s;
@@ -334,6 +335,12 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
             print(std::string("training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
                   " parameters) on the " + device + ", " + std::to_string(da.size()) + " faces A, " +
                   std::to_string(db.size()) + " faces B, from iteration " + std::to_string(tr.iteration()));
+            for (const auto* d : {&da, &db}) {
+                char weights[96];
+                std::snprintf(weights, sizeof weights, "face, eye and mouth regions (eye x%g, mouth x%g)",
+                              o.train.eye_multiplier, o.train.mouth_multiplier);
+                print("masks of " + d->root().string() + ": " + (d->mask_channels() == 3 ? weights : "face only"));
+            }
             const auto stopped = tr.run(stop, progress_printer(tr, print));
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());

@@ -1,7 +1,7 @@
 // Consumer of an installed hourglass: builds a small autoencoder, runs forward and backward on the
 // CPU, trains it for a few iterations with the library's training cycle (hg::train::cycle, into a
-// temporary folder), and (when the install has the CUDA backend) asks how many CUDA devices there
-// are.
+// temporary folder), (when the install has the CUDA backend) asks how many CUDA devices there
+// are, and (when it has the media component) aligns a face and loads the landmark model.
 #include <unistd.h>
 
 #include <cmath>
@@ -13,6 +13,11 @@
 #include "hourglass/hourglass.hpp"
 #if defined(HG_WITH_CUDA)
 #include "hourglass/cuda/device.hpp"
+#endif
+#if defined(HG_WITH_MEDIA)
+#include "hourglass/face/alignment.hpp"
+#include "hourglass/media/extract.hpp"
+#include "hourglass/media/landmark_predictor.hpp"
 #endif
 
 using net = hg::sequential<hg::conv2d<8, 3, 2>, hg::leaky_relu<0.1f>, hg::upscale<4>, hg::conv2d<3, 3>, hg::sigmoid>;
@@ -61,6 +66,17 @@ int main() {
     std::printf("consumer: %s\n", why.message.c_str());
 #if defined(HG_WITH_CUDA)
     std::printf("consumer: cuda backend linked, %s\n", hg::cuda_device_status().c_str());
+#endif
+#if defined(HG_WITH_MEDIA)
+    // The header-only alignment of the mean face placed in a frame, and the compiled component.
+    hg::face::landmarks l = hg::face::landmarks::Zero();
+    for (int i = 0; i < hg::face::landmark_count; ++i) l.row(i) << 100 + 3 * (i % 9), 80 + 4 * (i / 9) + (i % 3);
+    for (int i = 17; i < 68; ++i)
+        l.row(i) << 200 + 120 * hg::face::mean_face_2d[std::size_t(i - 17)][0], 150 + 120 * hg::face::mean_face_2d[std::size_t(i - 17)][1];
+    const auto crop = hg::face::frame_to_crop_matrix(l, {});
+    std::printf("consumer: media component linked (detector on %s), mean face aligned with scale %.3f, landmark model %s\n",
+                hg::media::detector_has_cuda() ? "cuda" : "the cpu", std::sqrt(crop.a * crop.e - crop.b * crop.d),
+                hg::media::find_landmark_model().string().c_str());
 #endif
     return 0;
 }

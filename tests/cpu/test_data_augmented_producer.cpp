@@ -132,3 +132,55 @@ TEST_CASE("data augmented producer: dataset faces without masks get a mask of on
         CHECK(outside == 0);
     }
 }
+
+TEST_CASE("data augmented producer: a dataset with eye and mouth region masks gives three mask channels in order") {
+    temp_dir dir;
+    const synthetic_face_set set{.identity = 5, .size = 24, .count = 3, .seed = 4};
+    for (const char* sub : {"masks", "masks-eye", "masks-mouth"}) std::filesystem::create_directories(dir / sub);
+    for (std::int64_t i = 0; i < 3; ++i) {
+        const auto f = set.sample(i);
+        const auto name = numbered("face", i, ".png");
+        save_png(dir / name, f.image);
+        save_png(dir / "masks" / name, hg::tensor::full(hg::shape{24, 24, 1}, 1.f));
+        save_png(dir / "masks-eye" / name, f.eye_mask);
+        save_png(dir / "masks-mouth" / name, f.mouth_mask);
+    }
+    dataset_options d;
+    d.size = 24;
+    const face_dataset faces(dir.path(), d);
+    REQUIRE(faces.size() == 3);  // masks-eye/ and masks-mouth/ are not searched for faces
+    REQUIRE(faces.mask_channels() == 3);
+    batch_loader_options o;
+    o.samples = faces.size();
+    o.batch_size = 3;
+    o.height = o.width = 24;
+    o.mask_channels = 3;
+    o.seed = 5;
+    o.threads = 1;
+    augment_config none;  // no geometry or colour change: the masks come through as written
+    none.rotation_range = none.zoom_range = none.shift_range = none.flip_chance = 0.f;
+    none.color_lightness = none.color_ab = none.warp_sigma = 0.f;
+    batch_loader loader(o, augmented_producer(faces, none));
+    const batch b = loader.next();
+    REQUIRE(b.mask.shape() == hg::shape{3, 24, 24, 3});
+    // Each sample's channels 1 and 2 are its eye and mouth masks (PNG rounds to 1/255).
+    for (std::int64_t n = 0; n < 3; ++n) {
+        const std::int64_t index = b.indices[static_cast<std::size_t>(n)];
+        const auto f = set.sample(index);
+        double eye_err = 0, mouth_err = 0, face_err = 0;
+        for (std::int64_t q = 0; q < 24 * 24; ++q) {
+            face_err = std::max(face_err, double(std::abs(b.mask[(n * 24 * 24 + q) * 3] - 1.f)));
+            eye_err = std::max(eye_err, double(std::abs(b.mask[(n * 24 * 24 + q) * 3 + 1] - f.eye_mask[q])));
+            mouth_err = std::max(mouth_err, double(std::abs(b.mask[(n * 24 * 24 + q) * 3 + 2] - f.mouth_mask[q])));
+        }
+        CHECK(face_err < 1e-6);
+        CHECK(eye_err <= 0.5 / 255 + 1e-6);
+        CHECK(mouth_err <= 0.5 / 255 + 1e-6);
+    }
+    // Without the mouth masks of one face the region masks are ignored, with a warning.
+    std::filesystem::remove(dir / "masks-mouth" / numbered("face", 1, ".png"));
+    const face_dataset partial(dir.path(), d);
+    CHECK(partial.mask_channels() == 1);
+    REQUIRE(partial.warnings().size() == 1);
+    CHECK(partial.warnings()[0].find("region masks ignored, 1 of 3 faces") != std::string::npos);
+}

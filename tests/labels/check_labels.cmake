@@ -2,8 +2,9 @@
 # Reads the labels from the "ctest labels:" paragraph of HG_README (backquoted words followed by
 # "(", up to the next blank line) and runs `HG_CTEST -N -L ^label$` in HG_BUILD_DIR for each.
 # `cuda` selects tests only in a build with the CUDA backend: without it (HG_WITH_CUDA OFF) its
-# absence is expected and reported, not a failure.
-#   cmake -DHG_README=README.md -DHG_BUILD_DIR=build -DHG_CTEST=ctest [-DHG_WITH_CUDA=ON]
+# absence is expected and reported, not a failure; the same for `media` without the media component
+# (HG_WITH_MEDIA OFF).
+#   cmake -DHG_README=README.md -DHG_BUILD_DIR=build -DHG_CTEST=ctest [-DHG_WITH_CUDA=ON] [-DHG_WITH_MEDIA=ON]
 #         -P tests/labels/check_labels.cmake
 foreach(var HG_README HG_BUILD_DIR HG_CTEST)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -52,6 +53,9 @@ foreach(label IN LISTS labels)
     else()
       message(STATUS "label 'cuda': ${count} tests although HG_WITH_CUDA is OFF")
     endif()
+  elseif(label STREQUAL "media" AND NOT HG_WITH_MEDIA AND count EQUAL 0)
+    message(STATUS "label 'media': no tests, as expected: this build has no media component "
+                   "(HG_WITH_MEDIA is OFF: dlib or FFmpeg's libraries were not found)")
   elseif(count EQUAL 0)
     message(STATUS "label '${label}' selects no test (ctest -N -L ^${label_re}$ lists 0)")
     list(APPEND missing "${label}")

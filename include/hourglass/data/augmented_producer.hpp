@@ -8,7 +8,8 @@
 // deterministic whatever the number of loader threads.
 //
 // Masks: a dataset face gives one mask channel (its mask; a face without one gets a mask of ones,
-// i.e. every pixel counts); a synthetic face gives three (face, eye, mouth) in that order, which
+// i.e. every pixel counts), or three (face, eye, mouth) for a dataset with region masks (extracted
+// faces, dataset.hpp); a synthetic face gives three (face, eye, mouth) in that order, which
 // is what losses::face_mask needs. The loader's mask_channels must match (or be 0: no masks).
 #pragma once
 
@@ -96,15 +97,28 @@ inline void augment_into(augmenter& a, const tensor& image, const std::vector<te
 
 }  // namespace detail
 
-/// Augmented faces of a dataset folder (one mask channel). The dataset must outlive the loader.
+/// Augmented faces of a dataset folder (faces.mask_channels() mask channels: the face mask, and
+/// with region masks the eye and mouth masks). The dataset must outlive the loader.
 inline sample_producer augmented_producer(const face_dataset& faces, const augment_config& cfg = {}) {
     auto pool = std::make_shared<detail::augmenter_pool>(cfg);
     return [&faces, pool](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
         const auto f = faces.get(index);
-        const std::int64_t h = f->rgb.shape()[0], w = f->rgb.shape()[1];
-        detail::check_views(out, h, w, 1, "dataset");
+        const std::int64_t h = f->rgb.shape()[0], w = f->rgb.shape()[1], channels = faces.mask_channels();
+        detail::check_views(out, h, w, channels, "dataset");
         std::vector<tensor> masks;
-        if (out.mask.defined()) masks.push_back(f->has_mask() ? f->mask : tensor::full(shape{h, w, 1}, 1.f));
+        if (out.mask.defined()) {
+            if (!f->has_mask()) {
+                masks.push_back(tensor::full(shape{h, w, 1}, 1.f));
+            } else if (channels == 1) {
+                masks.push_back(f->mask);
+            } else {
+                for (std::int64_t k = 0; k < channels; ++k) {
+                    tensor plane = tensor::empty(shape{h, w, 1});
+                    for (std::int64_t q = 0; q < h * w; ++q) plane.data()[q] = f->mask.data()[q * channels + k];
+                    masks.push_back(std::move(plane));
+                }
+            }
+        }
         pool->with_augmenter([&](augmenter& a) { detail::augment_into(a, f->rgb, masks, sample_seed, out); });
     };
 }

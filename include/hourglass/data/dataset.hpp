@@ -9,6 +9,13 @@
 // without a mask file is skipped), alpha (required: a face without alpha is skipped), none.
 // The mask folder itself is not searched for faces.
 //
+// Region masks (what `hourglass-swap extract` writes): when EVERY face has, besides its mask, an
+// eye-region mask under <root>/<eye_mask_folder>/ (default "masks-eye") and a mouth-region mask
+// under <root>/<mouth_mask_folder>/ ("masks-mouth"), with the same relative stem, each face's mask
+// has three channels (face, eye, mouth), mask_channels() is 3, and the face-swap trainer weights
+// the eye and mouth regions by its multipliers. When only some faces have them they are ignored
+// (with a warning) and masks have one channel. Neither folder is searched for faces.
+//
 // Errors and skips (nothing is printed; warnings() and skipped() hold what happened):
 // - io_error: the root does not exist, is not a folder or cannot be listed; no image files at all;
 //   fewer than dataset_options::min_images (default 2) usable faces after skipping.
@@ -50,6 +57,8 @@ struct dataset_options {
     std::int64_t size = 64;                            ///< training size: faces become size x size
     mask_source masks = mask_source::automatic;
     std::filesystem::path mask_folder = "masks";       ///< relative to the root
+    std::filesystem::path eye_mask_folder = "masks-eye";      ///< region masks, relative to the root
+    std::filesystem::path mouth_mask_folder = "masks-mouth";  ///< (used only when every face has both)
     std::size_t cache_bytes = std::size_t(1) << 30;    ///< budget of the decoded-face cache
     std::int64_t min_side = 8;                         ///< shorter pictures are skipped
     std::size_t min_images = 2;                        ///< fewer usable faces is an error
@@ -85,6 +94,9 @@ public:
     const std::filesystem::path& path(std::int64_t i) const { return entry_at(i).path; }
     /// The mask file of face i (empty when the mask comes from the alpha channel or there is none).
     const std::filesystem::path& mask_path(std::int64_t i) const { return entry_at(i).mask_path; }
+    /// Channels of every face's mask: 3 (face, eye, mouth) when the region masks are used, else 1
+    /// (a face without a mask then trains with a mask of ones).
+    std::int64_t mask_channels() const { return region_masks_ ? 3 : 1; }
 
     /// Face i at the training size, from the cache or decoded now (then cached within budget).
     std::shared_ptr<const face> get(std::int64_t i) const {
@@ -107,6 +119,7 @@ private:
     struct entry {
         std::filesystem::path path;
         std::filesystem::path mask_path;
+        std::filesystem::path eye_path, mouth_path;  ///< region masks (used when region_masks_)
     };
 
     const entry& entry_at(std::int64_t i) const {
@@ -129,7 +142,7 @@ private:
 
     /// Lists image files under `dir`, without following links to folders (no cycles).
     void walk(const std::filesystem::path& dir, std::vector<std::filesystem::path>& files,
-              std::vector<skipped_file>& problems, const std::filesystem::path& mask_dir) {
+              std::vector<skipped_file>& problems, const std::vector<std::filesystem::path>& mask_dirs) {
         std::error_code ec;
         std::filesystem::directory_iterator it(dir, ec), end;
         if (ec) {
@@ -145,8 +158,8 @@ private:
             std::error_code sec;
             const auto lst = it->symlink_status(sec);
             if (!sec && std::filesystem::is_directory(lst)) {
-                if (!mask_dir.empty() && p == mask_dir) continue;
-                walk(p, files, problems, mask_dir);
+                if (std::find(mask_dirs.begin(), mask_dirs.end(), p) != mask_dirs.end()) continue;
+                walk(p, files, problems, mask_dirs);
                 continue;
             }
             if (!is_image_name(p)) continue;
@@ -184,14 +197,32 @@ private:
         const std::filesystem::path mask_dir =
             (opts_.masks == mask_source::automatic || opts_.masks == mask_source::folder) ? root_ / opts_.mask_folder
                                                                                           : std::filesystem::path();
+        std::vector<std::filesystem::path> mask_dirs;
+        if (!mask_dir.empty()) {
+            mask_dirs = {mask_dir, root_ / opts_.eye_mask_folder, root_ / opts_.mouth_mask_folder};
+        }
         std::vector<std::filesystem::path> files;
         std::vector<skipped_file> problems;
-        walk(root_, files, problems, mask_dir);
+        walk(root_, files, problems, mask_dirs);
         found_ = files.size() + problems.size();
 
         std::vector<entry> candidates;
         candidates.reserve(files.size());
-        for (const auto& f : files) candidates.push_back({f, find_mask(f, mask_dir)});
+        std::size_t with_regions = 0;
+        for (const auto& f : files) {
+            entry e{f, find_mask(f, mask_dir), {}, {}};
+            if (!e.mask_path.empty()) {
+                e.eye_path = find_mask(f, root_ / opts_.eye_mask_folder);
+                e.mouth_path = find_mask(f, root_ / opts_.mouth_mask_folder);
+                if (!e.eye_path.empty() && !e.mouth_path.empty()) ++with_regions;
+            }
+            candidates.push_back(std::move(e));
+        }
+        region_masks_ = !candidates.empty() && with_regions == candidates.size();
+        if (!region_masks_ && with_regions > 0)
+            warnings_.push_back((root_ / opts_.eye_mask_folder).string() + ", " + (root_ / opts_.mouth_mask_folder).string() +
+                                ": region masks ignored, " + std::to_string(candidates.size() - with_regions) + " of " +
+                                std::to_string(candidates.size()) + " faces have no face, eye and mouth masks");
 
         // Verify each candidate (decode, or header only) on a few threads; results land in slots.
         std::vector<std::string> reasons(candidates.size());
@@ -220,7 +251,7 @@ private:
 
         // Merge in path order, so entries and warnings are deterministic.
         for (auto& p : problems) {
-            candidates.push_back({p.path, {}});
+            candidates.push_back({p.path, {}, {}, {}});
             reasons.push_back(p.reason);
             decoded.emplace_back();
         }
@@ -266,6 +297,25 @@ private:
         if (opts_.masks == mask_source::alpha && info.channels != 2 && info.channels != 4)
             throw io_error("face_dataset: '" + e.path.string() + "' has no alpha channel to use as its mask");
         if (!e.mask_path.empty()) (void)read_image_info(e.mask_path, opts_.load);
+        if (region_masks_) {
+            (void)read_image_info(e.eye_path, opts_.load);
+            (void)read_image_info(e.mouth_path, opts_.load);
+        }
+    }
+
+    /// A mask file as one channel at the training size (colour channels averaged: grey masks are
+    /// stored replicated, so this is exact for them).
+    tensor load_mask(const std::filesystem::path& face_path, const std::filesystem::path& mask_path, const char* what) const {
+        image m;
+        try {
+            m = load_image(mask_path, opts_.load);
+        } catch (const io_error& ex) {
+            throw io_error(std::string("face_dataset: the ") + what + " of '" + face_path.string() + "' cannot be used: " + ex.what());
+        }
+        tensor grey = tensor::empty(shape{m.height(), m.width(), 1});
+        const float* s = m.rgb.data();
+        for (std::int64_t i = 0; i < grey.numel(); ++i) grey.data()[i] = (s[3 * i] + s[3 * i + 1] + s[3 * i + 2]) / 3.0f;
+        return resize_area(grey, opts_.size, opts_.size);
     }
 
     face decode(const entry& e) const {
@@ -273,18 +323,15 @@ private:
         check_size(e.path, img.width(), img.height());
         face f;
         f.rgb = resize_area(img.rgb, opts_.size, opts_.size);
-        if (!e.mask_path.empty()) {
-            image m;
-            try {
-                m = load_image(e.mask_path, opts_.load);
-            } catch (const io_error& ex) {
-                throw io_error(std::string("face_dataset: the mask of '") + e.path.string() + "' cannot be used: " + ex.what());
-            }
-            // Average the colour channels: grey masks are stored replicated, so this is exact for them.
-            tensor grey = tensor::empty(shape{m.height(), m.width(), 1});
-            const float* s = m.rgb.data();
-            for (std::int64_t i = 0; i < grey.numel(); ++i) grey.data()[i] = (s[3 * i] + s[3 * i + 1] + s[3 * i + 2]) / 3.0f;
-            f.mask = resize_area(grey, opts_.size, opts_.size);
+        if (!e.mask_path.empty() && region_masks_) {
+            const tensor planes[3] = {load_mask(e.path, e.mask_path, "mask"), load_mask(e.path, e.eye_path, "eye mask"),
+                                      load_mask(e.path, e.mouth_path, "mouth mask")};
+            f.mask = tensor::empty(shape{opts_.size, opts_.size, 3});
+            const std::int64_t n = opts_.size * opts_.size;
+            for (std::int64_t q = 0; q < n; ++q)
+                for (int k = 0; k < 3; ++k) f.mask.data()[q * 3 + k] = planes[k].data()[q];
+        } else if (!e.mask_path.empty()) {
+            f.mask = load_mask(e.path, e.mask_path, "mask");
         } else if (opts_.masks == mask_source::folder) {
             throw io_error("face_dataset: no mask for '" + e.path.string() + "' under '" + (root_ / opts_.mask_folder).string() + "'");
         } else if (img.has_alpha() && opts_.masks != mask_source::none) {
@@ -301,6 +348,7 @@ private:
     std::vector<skipped_file> skipped_;
     std::vector<std::string> warnings_;
     std::size_t found_ = 0;
+    bool region_masks_ = false;
     mutable face_cache cache_;
 };
 

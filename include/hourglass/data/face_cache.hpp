@@ -15,10 +15,11 @@
 
 namespace hg::data {
 
-/// One face at the training size: colour [S, S, 3] and, when it has one, a mask [S, S, 1].
+/// One face at the training size: colour [S, S, 3] and, when it has one, a mask [S, S, 1] (or
+/// [S, S, 3]: face, eye and mouth regions, for a dataset with region masks).
 struct face {
     tensor rgb;
-    tensor mask;  ///< undefined when the face has no mask
+    tensor mask;  ///< undefined when the face has no mask; 1 or 3 channels
     bool has_mask() const { return mask.defined(); }
     std::size_t bytes() const { return rgb.bytes() + (mask.defined() ? mask.bytes() : 0); }
 };

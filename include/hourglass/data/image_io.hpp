@@ -422,8 +422,14 @@ inline void write_file_atomic(const std::filesystem::path& path, const std::vect
     const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     std::error_code ec;
     if (!std::filesystem::is_directory(folder, ec)) fail_save(path, "the folder '" + folder.string() + "' does not exist");
-    const std::filesystem::path tmp =
-        folder / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    // Built piece by piece: GCC 12 reports a false -Wrestrict for "literal" + std::string&& here.
+    std::string tmp_name = ".";
+    tmp_name += path.filename().string();
+    tmp_name += ".tmp-";
+    tmp_name += std::to_string(::getpid());
+    tmp_name += "-";
+    tmp_name += std::to_string(counter++);
+    const std::filesystem::path tmp = folder / tmp_name;
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) fail_save(path, "cannot create the temporary file '" + tmp.string() + "' (" + std::strerror(errno) + ")");
     auto abandon = [&](const std::string& what, int err) {

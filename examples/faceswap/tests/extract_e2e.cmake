@@ -1,0 +1,62 @@
+# hourglass-swap extract end to end (ctest faceswap_extract_e2e), run with
+#   cmake -DEXE=<hourglass-swap> -DTOOL=<faceswap_make_extract_media> -DOUT=<dir> -DVIDEOS=<imageio videos> -P extract_e2e.cmake
+# Extracts the faces of a real face moved through an H.264 video and of a folder of photos, trains
+# two iterations on the extracted folders (their eye and mouth masks in use), runs again into a
+# finished folder, and checks the bad inputs: a text file named .mp4 (exit 1, the file named), a
+# real video without faces (exit 0, 0 faces), a missing landmark model, a bad option (exit 2).
+cmake_minimum_required(VERSION 3.25)
+foreach(v EXE TOOL OUT VIDEOS)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "extract_e2e.cmake needs -D${v}=...")
+  endif()
+endforeach()
+
+include(${CMAKE_CURRENT_LIST_DIR}/script_helpers.cmake)
+
+file(REMOVE_RECURSE "${OUT}")
+file(MAKE_DIRECTORY "${OUT}")
+execute_process(COMMAND "${TOOL}" "${OUT}" RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "making the test media failed: ${err}")
+endif()
+
+# A video: one face per frame, every face with its three masks, and the alignments file.
+run(0 video extract --input "${OUT}/moving.mp4" --output "${OUT}/a" --threads 2)
+expect("${video_out}" "extract moving.mp4" "done: 16 frames read, 16 searched, 16 with faces; 16 faces found, 16 kept"
+       "dropped: 0 smaller" "alignments: ")
+foreach(f moving_000000_0.png masks/moving_000000_0.png masks-eye/moving_000015_0.png masks-mouth/moving_000015_0.png alignments.json)
+  if(NOT EXISTS "${OUT}/a/${f}")
+    message(FATAL_ERROR "extract wrote no ${OUT}/a/${f}")
+  endif()
+endforeach()
+
+# A folder of photos, with --smooth and another centering accepted.
+run(0 photos extract --input "${OUT}/photos" --output "${OUT}/b" --centering head --size 128)
+expect("${photos_out}" "extract photos" "3 pictures read" "3 faces found, 3 kept")
+
+# The same command again: nothing to do.
+run(0 again extract --input "${OUT}/moving.mp4" --output "${OUT}/a" --threads 2)
+expect("${again_out}" "extract again" "nothing to do")
+# Other settings into the same folder: refused (a usage error, exit 2).
+run(2 other extract --input "${OUT}/moving.mp4" --output "${OUT}/a" --size 128)
+expect("${other_err}" "extract with other settings" "other settings")
+
+# Training reads the extracted folders, with their face, eye and mouth masks.
+run(0 train train --a "${OUT}/a" --b "${OUT}/b" --model "${OUT}/model" --iterations 2 --batch 2 --save-every 2
+    --arch slim --device cpu)
+expect("${train_out}" "train on extracted faces" "16 faces A, 3 faces B" "face, eye and mouth regions (eye x3, mouth x2)")
+
+# Bad input.
+run(1 text extract --input "${OUT}/text.mp4" --output "${OUT}/c")
+expect("${text_err}" "extract text.mp4" "text.mp4" "not a video")
+if(EXISTS "${OUT}/c/alignments.json")
+  message(FATAL_ERROR "extract of a text file wrote an alignments file")
+endif()
+run(0 cockatoo extract --input "${VIDEOS}/cockatoo.mp4" --output "${OUT}/d" --every 40)
+expect("${cockatoo_out}" "extract cockatoo.mp4" "280 frames read, 7 searched, 0 with faces; 0 faces found, 0 kept")
+run(1 model extract --input "${OUT}/photos" --output "${OUT}/e" --landmarks-model "${OUT}/missing.dat")
+expect("${model_err}" "extract with a missing model" "missing.dat does not exist")
+run(2 every extract --input "${OUT}/photos" --output "${OUT}/e" --every 0)
+expect("${every_err}" "extract --every 0" "--every")
+run(2 nothing extract --output "${OUT}/e")
+expect("${nothing_err}" "extract without --input" "--input")

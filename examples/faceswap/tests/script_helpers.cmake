@@ -1,0 +1,30 @@
+# Helpers shared by the command-line checks of hourglass-swap (help.cmake, train_e2e.cmake,
+# extract_e2e.cmake); include() it after setting EXE (the program) and, optionally, RUN_TIMEOUT
+# (seconds per run, default 300).
+
+# run(<expected exit status> <name> args...): runs hourglass-swap, saves its stdout in ${name}_out
+# and its stderr in ${name}_err, and fails unless it exited with the expected status.
+function(run expected name)
+  if(NOT DEFINED RUN_TIMEOUT)
+    set(RUN_TIMEOUT 300)
+  endif()
+  execute_process(COMMAND "${EXE}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+                  TIMEOUT ${RUN_TIMEOUT})
+  string(REPLACE ";" " " line "${ARGN}")
+  if(NOT rc STREQUAL "${expected}")
+    message(FATAL_ERROR "hourglass-swap ${line}\nexited with '${rc}', expected ${expected}\nstdout:\n${out}\nstderr:\n${err}")
+  endif()
+  message(STATUS "ok (exit ${rc}): hourglass-swap ${line}")
+  set(${name}_out "${out}" PARENT_SCOPE)
+  set(${name}_err "${err}" PARENT_SCOPE)
+endfunction()
+
+# expect(<text> <what> <needle>...): fails unless the text contains every needle.
+function(expect text what)
+  foreach(needle ${ARGN})
+    string(FIND "${text}" "${needle}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "${what}: expected to find '${needle}' in:\n${text}")
+    endif()
+  endforeach()
+endfunction()
