@@ -332,8 +332,9 @@ void make_folder(const fs::path& p) {
 /// The pipeline's state across frames: tracks, pending frames (smoothing looks ahead), outputs.
 class extractor {
 public:
-    extractor(const extract_options& o, frame_source& src, face::alignments& a, const fs::path& out, extract_summary& s)
-        : o_(o), src_(src), a_(a), out_(out), s_(s) {
+    extractor(const extract_options& o, frame_source& src, face::alignments& a, const fs::path& out, extract_summary& s,
+              int threads)
+        : o_(o), src_(src), a_(a), out_(out), s_(s), threads_(threads) {
         for (const auto& f : a_.frames)
             for (const auto& r : f.faces) names_.insert(r.file);
         lookahead_ = o_.smooth ? o_.smooth_radius * o_.every : 0;
@@ -353,16 +354,52 @@ public:
             }
     }
 
-    /// Takes a frame whose faces were detected; writes every frame that no longer waits for later ones.
+    /// Takes a frame whose faces were detected (frames in order); the frames that no longer wait
+    /// for later ones (smoothing looks ahead) are written by the next flush().
     void push(worked_frame w) {
         if (o_.smooth) assign_tracks(w.frame.index, w.faces);
         pending_.push_back(std::move(w));
-        while (!pending_.empty() && pending_.back().frame.index - pending_.front().frame.index >= lookahead_) finish_oldest();
+        while (!pending_.empty() && pending_.back().frame.index - pending_.front().frame.index >= lookahead_) prepare_oldest();
     }
 
     /// Writes the frames still waiting (at the end of the source).
     void drain() {
-        while (!pending_.empty()) finish_oldest();
+        while (!pending_.empty()) prepare_oldest();
+        flush();
+    }
+
+    /// Cuts out, masks, scores and writes the faces of the prepared frames, one frame per thread,
+    /// then records the frames in order.
+    void flush() {
+        if (ready_.empty()) return;
+        const auto t0 = clock_type::now();
+        std::vector<std::exception_ptr> errors(ready_.size());
+        auto work = [&](std::size_t t) {
+            for (std::size_t i = t; i < ready_.size(); i += static_cast<std::size_t>(threads_)) {
+                try {
+                    render(ready_[i]);
+                } catch (...) {
+                    errors[i] = std::current_exception();
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        for (std::size_t t = 1; t < std::min<std::size_t>(ready_.size(), static_cast<std::size_t>(threads_)); ++t)
+            pool.emplace_back(work, t);
+        work(0);
+        for (auto& t : pool) t.join();
+        for (std::size_t i = 0; i < ready_.size(); ++i) {
+            if (errors[i]) {
+                ready_.clear();
+                std::rethrow_exception(errors[i]);
+            }
+            auto& rec = ready_[i].record;
+            if (!rec.faces.empty()) ++s_.frames_with_faces;
+            s_.faces_kept += static_cast<std::int64_t>(rec.faces.size());
+            a_.frames.push_back(std::move(rec));
+        }
+        ready_.clear();
+        write_seconds += seconds_since(t0);
     }
 
     double write_seconds = 0;
@@ -415,57 +452,69 @@ private:
         return face::smooth_at(std::span<const face::landmarks>(window), std::span<const std::int64_t>(frames), index, order);
     }
 
-    void finish_oldest() {
+    /// A frame whose landmarks are final: the record to fill, the frame, and per face its file name.
+    struct ready_frame {
+        face::frame_record record;
+        source_frame frame;
+        std::vector<face::face_record> faces;  // landmarks, box, score and file name set
+    };
+
+    /// Smooths the oldest pending frame's landmarks and names its faces (in frame order, so names
+    /// never depend on the threads), and queues it for flush().
+    void prepare_oldest() {
         worked_frame w = std::move(pending_.front());
         pending_.pop_front();
-        const auto t0 = clock_type::now();
-        face::frame_record rec;
-        rec.index = w.frame.index;
-        rec.time = w.frame.time;
-        rec.file = w.frame.file;
-        rec.dropped = std::move(w.dropped);
-        if (!w.faces.empty()) {
-            const tensor frame = video_frame{0, 0, w.frame.width, w.frame.height, std::move(w.frame.rgb)}.to_tensor();
-            const std::int64_t size = o_.align.size;
-            for (const auto& f : w.faces) {
-                face::face_record r;
-                r.box = {f.box.left, f.box.top, f.box.right, f.box.bottom};
-                r.score = f.box.score;
-                r.detected = f.raw;
-                r.points = o_.smooth ? smoothed(f, w.frame.index) : f.raw;
-                r.smoothed = o_.smooth;
-                r.matrix = face::frame_to_crop_matrix(r.points, o_.align);
-                const tensor crop = face::warp_to_crop(frame, r.matrix, size);
-                const face::landmarks in_crop = face::transform_landmarks(r.points, r.matrix);
-                const tensor components = face::components_mask(in_crop, size);
-                const tensor measured = size == blur_measure_size ? crop : data::resize_area(crop, blur_measure_size, blur_measure_size);
-                const tensor measured_mask =
-                    size == blur_measure_size ? components : data::resize_area(components, blur_measure_size, blur_measure_size);
-                r.blur = face::blur_score(measured, measured_mask);
-                if (r.blur < o_.blur_threshold) {
-                    face::dropped_record d;
-                    d.box = r.box;
-                    d.score = r.score;
-                    d.reason = "blurry";
-                    rec.dropped.push_back(d);
-                    continue;
-                }
-                std::string name = face_name(w.frame, src_.stem(), rec.faces.size());
-                if (names_.count(name + ".png")) name += "_" + std::to_string(w.frame.index);  // two pictures, one name
-                r.file = name + ".png";
-                names_.insert(r.file);
-                const tensor face_mask = o_.mask == face_mask_kind::components ? components : face::extended_mask(in_crop, size);
-                data::save_png(out_ / r.file, crop);
-                data::save_png(out_ / "masks" / r.file, face_mask);
-                data::save_png(out_ / "masks-eye" / r.file, face::eye_mask(in_crop, size));
-                data::save_png(out_ / "masks-mouth" / r.file, face::mouth_mask(in_crop, size));
-                rec.faces.push_back(std::move(r));
-            }
+        ready_frame r;
+        r.record.index = w.frame.index;
+        r.record.time = w.frame.time;
+        r.record.file = w.frame.file;
+        r.record.dropped = std::move(w.dropped);
+        for (std::size_t k = 0; k < w.faces.size(); ++k) {
+            const auto& f = w.faces[k];
+            face::face_record fr;
+            fr.box = {f.box.left, f.box.top, f.box.right, f.box.bottom};
+            fr.score = f.box.score;
+            fr.detected = f.raw;
+            fr.points = o_.smooth ? smoothed(f, w.frame.index) : f.raw;
+            fr.smoothed = o_.smooth;
+            std::string name = face_name(w.frame, src_.stem(), k);
+            if (names_.count(name + ".png")) name += "_" + std::to_string(w.frame.index);  // two pictures, one name
+            fr.file = name + ".png";
+            names_.insert(fr.file);
+            r.faces.push_back(std::move(fr));
         }
-        if (!rec.faces.empty()) ++s_.frames_with_faces;
-        s_.faces_kept += static_cast<std::int64_t>(rec.faces.size());
-        a_.frames.push_back(std::move(rec));
-        write_seconds += seconds_since(t0);
+        r.frame = std::move(w.frame);
+        ready_.push_back(std::move(r));
+    }
+
+    /// Aligns, cuts out and scores the faces of a ready frame; writes the sharp ones and their masks.
+    void render(ready_frame& r) const {
+        if (r.faces.empty()) return;
+        const tensor frame = video_frame{0, 0, r.frame.width, r.frame.height, std::move(r.frame.rgb)}.to_tensor();
+        const std::int64_t size = o_.align.size;
+        for (auto& fr : r.faces) {
+            fr.matrix = face::frame_to_crop_matrix(fr.points, o_.align);
+            const tensor crop = face::warp_to_crop(frame, fr.matrix, size);
+            const face::landmarks in_crop = face::transform_landmarks(fr.points, fr.matrix);
+            const tensor components = face::components_mask(in_crop, size);
+            const bool resized = size != blur_measure_size;
+            fr.blur = face::blur_score(resized ? data::resize_area(crop, blur_measure_size, blur_measure_size) : crop,
+                                       resized ? data::resize_area(components, blur_measure_size, blur_measure_size) : components);
+            if (fr.blur < o_.blur_threshold) {
+                face::dropped_record d;
+                d.box = fr.box;
+                d.score = fr.score;
+                d.reason = "blurry";
+                r.record.dropped.push_back(d);
+                continue;
+            }
+            const tensor face_mask = o_.mask == face_mask_kind::components ? components : face::extended_mask(in_crop, size);
+            data::save_png(out_ / fr.file, crop);
+            data::save_png(out_ / "masks" / fr.file, face_mask);
+            data::save_png(out_ / "masks-eye" / fr.file, face::eye_mask(in_crop, size));
+            data::save_png(out_ / "masks-mouth" / fr.file, face::mouth_mask(in_crop, size));
+            r.record.faces.push_back(fr);
+        }
     }
 
     struct track {
@@ -480,7 +529,9 @@ private:
     fs::path out_;
     extract_summary& s_;
     std::int64_t lookahead_ = 0;
+    int threads_ = 1;
     std::deque<worked_frame> pending_;
+    std::vector<ready_frame> ready_;
     std::map<int, track> tracks_;
     int next_track_ = 0;
     std::set<std::string> names_;
@@ -512,11 +563,29 @@ extract_summary extract_faces(const extract_options& o, const std::function<void
 
     frame_source src(o);
     s.source_kind = src.kind();
-    const landmark_predictor predictor(o.landmarks_model);
+    // The two models load at the same time (each takes the better part of a second); the other
+    // threads' detectors are copies of the first.
+    std::optional<landmark_predictor> loaded;
+    std::exception_ptr load_error;
+    std::thread loader([&] {
+        try {
+            loaded.emplace(o.landmarks_model);
+        } catch (...) {
+            load_error = std::current_exception();
+        }
+    });
     const int threads = std::max(1, o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency()));
     std::vector<face_detector> detectors;
-    detectors.emplace_back(o.detector);
-    for (int t = 1; t < threads; ++t) detectors.emplace_back(o.detector);
+    try {
+        detectors.emplace_back(o.detector);
+    } catch (...) {
+        loader.join();
+        throw;
+    }
+    loader.join();
+    if (load_error) std::rethrow_exception(load_error);
+    const landmark_predictor& predictor = *loaded;
+    for (int t = 1; t < threads; ++t) detectors.push_back(detectors.front().clone());
 
     for (const char* sub : {"", "masks", "masks-eye", "masks-mouth"}) make_folder(o.output / sub);
     s.alignments_file = o.output / "alignments.json";
@@ -555,7 +624,7 @@ extract_summary extract_faces(const extract_options& o, const std::function<void
         }
     }
 
-    extractor ex(o, src, a, o.output, s);
+    extractor ex(o, src, a, o.output, s, threads);
     count(a, s);
     const std::int64_t kept_before = s.faces_kept;
     s.faces_kept = 0;
@@ -614,6 +683,7 @@ extract_summary extract_faces(const extract_options& o, const std::function<void
                 if (errors[i]) std::rethrow_exception(errors[i]);
                 ex.push(std::move(batch[i]));
             }
+            ex.flush();
             if (seconds_since(last_save) >= o.save_seconds) save(false);
             if (progress) {
                 extract_progress p;

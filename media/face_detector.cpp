@@ -51,6 +51,9 @@ struct face_detector::impl {
     mmod_net net;
     dlib::array2d<unsigned char> grey, small;
 
+    /// A copy of the model; the scratch pictures are not copied.
+    impl(const impl& o) : opts(o.opts), cnn(o.cnn), hog(o.hog), net(o.net) {}
+
     explicit impl(detector_options o) : opts(std::move(o)) {
         if (opts.detect_size < 0)
             throw value_error("face_detector: detect_size must be 0 (full size) or positive, got " +
@@ -147,6 +150,8 @@ struct face_detector::impl {
 };
 
 face_detector::face_detector(detector_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+face_detector::face_detector(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+face_detector face_detector::clone() const { return face_detector(std::make_unique<impl>(*impl_)); }
 face_detector::~face_detector() = default;
 face_detector::face_detector(face_detector&&) noexcept = default;
 face_detector& face_detector::operator=(face_detector&&) noexcept = default;

@@ -50,6 +50,10 @@ public:
     face_detector(face_detector&&) noexcept;
     face_detector& operator=(face_detector&&) noexcept;
 
+    /// Another detector with the same model (a copy of the loaded model, much quicker than loading
+    /// it again): one per thread, as a detector must not be used by two threads at once.
+    face_detector clone() const;
+
     /// The faces in the picture, highest score first. shape_error for an empty picture.
     std::vector<face_box> detect(const rgb_view& picture);
     /// "hog" or "cnn".
@@ -58,6 +62,7 @@ public:
 
 private:
     struct impl;
+    explicit face_detector(std::unique_ptr<impl> i);
     std::unique_ptr<impl> impl_;
 };
 
