@@ -1,9 +1,5 @@
 // hg::media::face_detector on dlib: the HOG frontal face detector (default) and the MMOD CNN
-// detector (with a model file). The MMOD network type below is the one dlib's
-// mmod_human_face_detector.dat was trained with (dlib's dnn_mmod_face_detection example): three
-// stride-2 5x5 convolutions (16, 32, 32 filters) as a downsampler, three 5x5 convolutions of 45
-// filters, and a 9x9 single-filter detection layer, over a pyramid_down<6> image pyramid; the
-// file must match it exactly, or deserialisation fails (reported as "not a dlib MMOD network").
+// detector (with a model file of the network in mmod_network.hpp).
 #include "hourglass/media/face_detector.hpp"
 
 #include <algorithm>
@@ -17,24 +13,12 @@
 #include <dlib/image_transforms.h>
 
 #include "grey_image.hpp"
+#include "mmod_network.hpp"
 #include "hourglass/core/error.hpp"
 
 namespace hg::media {
 
 namespace {
-
-template <long filters, typename SUBNET>
-using mmod_con5d = dlib::con<filters, 5, 5, 2, 2, SUBNET>;
-template <long filters, typename SUBNET>
-using mmod_con5 = dlib::con<filters, 5, 5, 1, 1, SUBNET>;
-template <typename SUBNET>
-using mmod_downsampler = dlib::relu<dlib::affine<mmod_con5d<
-    32, dlib::relu<dlib::affine<mmod_con5d<32, dlib::relu<dlib::affine<mmod_con5d<16, SUBNET>>>>>>>>>;
-template <typename SUBNET>
-using mmod_rcon5 = dlib::relu<dlib::affine<mmod_con5<45, SUBNET>>>;
-using mmod_net = dlib::loss_mmod<dlib::con<
-    1, 9, 9, 1, 1,
-    mmod_rcon5<mmod_rcon5<mmod_rcon5<mmod_downsampler<dlib::input_rgb_image_pyramid<dlib::pyramid_down<6>>>>>>>>;
 
 /// The scale that brings the longer side down to at most `limit` (1 when limit is 0 or not exceeded).
 double scan_scale(std::int64_t w, std::int64_t h, std::int64_t limit) {
@@ -48,7 +32,7 @@ struct face_detector::impl {
     detector_options opts;
     bool cnn = false;
     dlib::frontal_face_detector hog;
-    mmod_net net;
+    detail::mmod_net net;
     dlib::array2d<unsigned char> grey, small;
 
     /// A copy of the model; the scratch pictures are not copied.
@@ -126,8 +110,9 @@ struct face_detector::impl {
                 scan = std::move(full);
             }
             for (int i = 0; i < opts.upsample; ++i) dlib::pyramid_up(scan);
-            for (const auto& d : net(scan)) {
-                if (d.detection_confidence < opts.threshold) continue;
+            // The threshold moves the network's decision threshold (dlib's adjust_threshold), as
+            // for the HOG detector.
+            for (const auto& d : net.process(scan, opts.threshold)) {
                 rects.push_back(d.rect);
                 scores.push_back(d.detection_confidence);
             }

@@ -381,7 +381,8 @@ struct extract_cli {
         add_number(app, "--upsample", o.upsample, "double the detection copy this many times (finds smaller faces, slower)")
             ->check(CLI::Range(0, 3))
             ->group(models);
-        add_number(app, "--detector-threshold", o.detector_threshold, "minimum detection score")->group(models);
+        add_number(app, "--detector-threshold", o.detector_threshold,
+                   "decision threshold of the detector: higher keeps only surer faces, lower finds more")->group(models);
         add_device(app, o.device, o.threads)->group("Backend");
         app.get_option("--threads")->group("Backend");
     }

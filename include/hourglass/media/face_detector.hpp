@@ -7,8 +7,9 @@
 //    (mmod_human_face_detector.dat from dlib.net); more robust to pose and light, slower on a CPU.
 // Large pictures are scanned on a copy downscaled (area average) so that the longer side is at most
 // detect_size (as DeepFaceLab does), optionally upsampled by 2 per `upsample` to find small faces;
-// the boxes are mapped back to the picture's pixels. Scores: the HOG detector's SVM margin
-// (>= threshold, 0 by default) or the CNN's detection confidence.
+// the boxes are mapped back to the picture's pixels. Scores: the HOG detector's SVM margin or the
+// CNN's detection confidence; `threshold` moves either detector's decision threshold (dlib's
+// adjust_threshold, 0 by default): higher keeps only surer faces, lower finds more.
 // Declarations only: dlib stays inside media/face_detector.cpp (the compiled media component).
 #pragma once
 
@@ -38,7 +39,7 @@ struct detector_options {
     std::filesystem::path cnn_model;   ///< empty: HOG; else the MMOD model file (CNN detector)
     std::int64_t detect_size = 640;    ///< scan a copy whose longer side is at most this (0: full size)
     int upsample = 0;                  ///< extra 2x pyramid levels on the scanned copy (finds smaller faces)
-    double threshold = 0.0;            ///< minimum score (HOG: SVM margin; CNN: confidence)
+    double threshold = 0.0;            ///< decision threshold: faces scoring above it are kept
 };
 
 class face_detector {
