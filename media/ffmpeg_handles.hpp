@@ -9,6 +9,13 @@
 
 namespace hg::media::detail {
 
+static_assert(no_pts == AV_NOPTS_VALUE, "hg::media::no_pts must be FFmpeg's AV_NOPTS_VALUE");
+
+/// Closes a demuxer opened with avformat_open_input.
+struct input_closer {
+    void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
+};
+
 struct codec_closer {
     void operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
 };

@@ -71,9 +71,7 @@ std::string ffmpeg_error_text(int code) {
 
 namespace {
 
-struct format_closer {
-    void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
-};
+using format_closer = detail::input_closer;
 using detail::codec_closer;
 using detail::frame_closer;
 using detail::packet_closer;
@@ -196,6 +194,13 @@ struct video_reader::impl {
         } else if (info.duration > 0 && info.fps > 0) {
             info.frame_count = std::llround(info.duration * info.fps);
         }
+        info.time_base = {stream->time_base.num, stream->time_base.den};
+        info.frame_rate = (rate.num > 0 && rate.den > 0) ? rational{rate.num, rate.den} : rational{};
+        info.r_frame_rate = {stream->r_frame_rate.num, stream->r_frame_rate.den};
+        info.avg_frame_rate = {stream->avg_frame_rate.num, stream->avg_frame_rate.den};
+        info.start_pts = stream->start_time == AV_NOPTS_VALUE ? no_pts : stream->start_time;
+        for (unsigned i = 0; i < fmt->nb_streams; ++i)
+            if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) ++info.audio_streams;
         info.codec = avcodec_get_name(par->codec_id);
         info.container = fmt->iformat ? fmt->iformat->name : "";
     }
@@ -348,6 +353,13 @@ bool video_reader::next(video_frame& out) {
     m.convert(out);
     out.index = m.frames;
     out.time = m.frame_time();
+    const std::int64_t ts = m.frame->best_effort_timestamp;
+    out.pts = ts == AV_NOPTS_VALUE ? no_pts : ts;
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 2, 100)
+    out.duration = std::max<std::int64_t>(0, m.frame->duration);
+#else
+    out.duration = std::max<std::int64_t>(0, m.frame->pkt_duration);
+#endif
     av_frame_unref(m.frame.get());
     ++m.frames;
     return true;

@@ -1,4 +1,4 @@
-// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, extract), each
+// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, extract, convert), each
 // reading its options into the option structs of commands.hpp; then the command runs and its results
 // are printed. `--help` (on the program or a command) lists every option with its type, range or
 // allowed values and default, and exits 0. Exit statuses: 0 ok; 2 a usage error (no or an unknown
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "convert_command.hpp"
 #include "extract_command.hpp"
 #include "hourglass/swap/architectures.hpp"
 #include "hourglass/swap/train_options.hpp"
@@ -390,6 +391,60 @@ struct extract_cli {
     int run(const std::atomic<bool>* stop) { return extract_command(o, stop, print_line); }
 };
 
+struct convert_cli {
+    convert_command_options o;
+
+    explicit convert_cli(CLI::App& app) {
+        const std::string io = "Input and output";
+        app.add_option("--input", o.input, "the video the faces were extracted from")->type_name("VIDEO")->required()->group(io);
+        app.add_option("--alignments", o.alignments, "its alignments file (written by extract)")
+            ->type_name("FILE")
+            ->required()
+            ->group(io);
+        app.add_option("--model", o.model, "model folder (trained by train)")->type_name("DIR")->required()->group(io);
+        app.add_option("--output", o.output, "the swapped video (FILE.mp4, .mkv, ...; the source's audio is copied), or a "
+                                             "folder for the frames as PNG (a path without extension)")
+            ->type_name("FILE|DIR")
+            ->required()
+            ->group(io);
+        app.add_option("--direction", o.direction, "a2b: A's faces become B; b2a: the reverse")
+            ->check(CLI::IsMember({"a2b", "b2a"}))
+            ->capture_default_str()
+            ->group(io);
+        const std::string paste = "Pasting";
+        app.add_option("--mask", o.mask, "paste mask: the landmark masks components or extended, the model's learned "
+                                         "mask (a model trained with --mask), or the whole crop (box)")
+            ->check(CLI::IsMember({"components", "extended", "learned", "box"}))
+            ->capture_default_str()
+            ->group(paste);
+        add_number(app, "--erode", o.erode, "shrink (> 0) or grow (< 0) the mask by this many face pixels")->group(paste);
+        add_number(app, "--blur", o.blur, "feather the mask edge over this many face pixels")->check(nonnegative)->group(paste);
+        app.add_option("--color", o.color, "colour matching inside the mask: none, avg (mean), rct (Reinhard, LAB mean and "
+                                           "deviation), lct (linear, by covariance), hist (histograms)")
+            ->check(CLI::IsMember({"none", "avg", "rct", "lct", "hist"}))
+            ->capture_default_str()
+            ->group(paste);
+        app.add_flag("--seamless", o.seamless, "Poisson (gradient-domain) blending over the mask")->group(paste);
+        add_number(app, "--sharpen", o.sharpen, "unsharp-mask amount for the pasted face; 0: off")->check(nonnegative)->group(paste);
+        const std::string enc = "Encoding";
+        app.add_option("--codec", o.codec, "video encoder")
+            ->check(CLI::IsMember({"libx264", "libx265"}))
+            ->capture_default_str()
+            ->group(enc);
+        add_number(app, "--crf", o.crf, "constant rate factor (0 lossless .. 51)")->check(CLI::Range(0, 51))->group(enc);
+        app.add_option("--preset", o.preset, "encoder speed preset (ultrafast .. veryslow)")->capture_default_str()->group(enc);
+        add_number(app, "--batch", o.batch, "frames swapped per model call")->check(CLI::Range(1, 256))->group("Backend");
+        add_device(app, o.device, o.threads)->group("Backend");
+        app.get_option("--threads")->group("Backend");
+    }
+
+    int run(const std::atomic<bool>* stop) {
+        const auto n = convert_command(o, stop, print_line);
+        std::printf("converted %lld frames into %s\n", static_cast<long long>(n), o.output.string().c_str());
+        return 0;
+    }
+};
+
 struct info_cli {
     std::filesystem::path model;
 
@@ -422,13 +477,17 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
     train_cli train_c(*app.add_subcommand("train", "train (or resume) a model on two folders of face crops"));
     swap_cli swap_c(*app.add_subcommand("swap", "swap the faces of images with a trained model"));
     info_cli info_c(*app.add_subcommand("info", "describe a model folder: architecture, iterations, options, losses"));
+    convert_cli convert_c(*app.add_subcommand(
+        "convert", std::string("swap the faces of a video listed in its alignments file and write the video back, with its "
+                               "audio") +
+                       (has_media() ? "" : " (not in this build: needs dlib and FFmpeg)")));
     extract_cli extract_c(*app.add_subcommand(
         "extract", std::string("find, align and cut out the faces of a video, a picture or a folder of pictures, with masks "
                                "and an alignments file") +
                        (has_media() ? "" : " (not in this build: needs dlib and FFmpeg)")));
     app.footer("Run 'hourglass-swap <command> --help' for the options of a command; docs/faceswap.md describes them.");
 
-    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "extract"};
+    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "extract", "convert"};
 
     if (argc < 2) {
         std::cerr << app.help();
@@ -457,6 +516,7 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
         if (command == "train") return train_c.run(stop);
         if (command == "swap") return swap_c.run();
         if (command == "extract") return extract_c.run(stop);
+        if (command == "convert") return convert_c.run(stop);
         return info_c.run();
     } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-swap %s: %s\n", command.c_str(), e.what());

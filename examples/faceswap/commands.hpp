@@ -349,6 +349,26 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
     });
 }
 
+/// Loads the model of a model folder (its architecture and mask head from the checkpoint header)
+/// on the resolved device and calls fn(swap_model&). io_error when the folder has no checkpoint.
+template <class Fn>
+void with_trained_model(const std::filesystem::path& model, const std::string& device, int threads, const print_fn& print,
+                        Fn&& fn) {
+    hg::io::checkpoint_store store(model);
+    if (!store.exists()) throw hg::io_error("no checkpoint in " + model.string());
+    const hg::io::checkpoint c = store.load();
+    for (const auto& w : store.warnings()) print("warning: " + w);
+    with_model_kind(c.header.at("architecture").as_string(), c.header.at("mask").as_bool(), [&](auto arch, auto mask) {
+        using A = decltype(arch);
+        with_backend(resolve_device(device), threads, [&](auto& be) {
+            using B = std::decay_t<decltype(be)>;
+            hg::swap::swap_model<B, A, decltype(mask)::value> m(be, 0);
+            m.load_parameters([&](const std::string& n) { return c.find(n); });
+            fn(m);
+        });
+    });
+}
+
 // ---- swap ------------------------------------------------------------------------------------
 
 struct swap_options {
@@ -397,27 +417,22 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
             if (!std::filesystem::is_regular_file(b.frame))
                 throw hg::io_error("the frame " + b.frame.string() + " of crop " + b.crop + " does not exist");
     }
-    hg::io::checkpoint_store store(o.model);
-    if (!store.exists()) throw hg::io_error("no checkpoint in " + o.model.string());
-    const hg::io::checkpoint c = store.load();
-    for (const auto& w : store.warnings()) print("warning: " + w);
     std::filesystem::create_directories(o.output);
     std::int64_t done = 0;
-    with_model_kind(c.header.at("architecture").as_string(), c.header.at("mask").as_bool(), [&](auto arch, auto mask) {
-        using A = decltype(arch);
-        with_backend(resolve_device(o.device), o.threads, [&](auto& be) {
-            using B = std::decay_t<decltype(be)>;
-            hg::swap::swap_model<B, A, decltype(mask)::value> m(be, 0);
-            m.load_parameters([&](const std::string& n) { return c.find(n); });
+    with_trained_model(o.model, o.device, o.threads, print, [&](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        constexpr std::int64_t input = M::input_size(), output = M::output_size();
+        constexpr bool has_mask = M::has_mask();
+        {
             for (const auto& f : files) {
                 const auto img = hg::data::load_image(f);
                 const auto h = img.height(), w = img.width();
-                auto x = hg::data::resize_area(img.rgb, A::input, A::input);
-                const auto y = m.decode_host(x.view(hg::shape{1, A::input, A::input, 3}), side);
-                const auto face = channels_of(y, 0, 3).view(hg::shape{A::output, A::output, 3});
+                auto x = hg::data::resize_area(img.rgb, input, input);
+                const auto y = m.decode_host(x.view(hg::shape{1, input, input, 3}), side);
+                const auto face = channels_of(y, 0, 3).view(hg::shape{output, output, 3});
                 const auto crop_mask = [&] {
-                    return decltype(mask)::value ? channels_of(y, 3, 1).view(hg::shape{A::output, A::output, 1})
-                                                 : hg::swap::elliptical_mask(A::output, A::output);
+                    return has_mask ? channels_of(y, 3, 1).view(hg::shape{output, output, 1})
+                                    : hg::swap::elliptical_mask(output, output);
                 };
                 if (!boxes.empty()) {  // pasted into the frames below
                     swapped.emplace(f.filename().string(), std::pair{face, crop_mask()});
@@ -426,7 +441,7 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
                 hg::tensor result;
                 if (o.blend) {
                     const auto big = hg::data::resize_area(face, h, w);
-                    const auto mask_t = decltype(mask)::value ? hg::data::resize_area(crop_mask(), h, w) : hg::swap::elliptical_mask(h, w);
+                    const auto mask_t = has_mask ? hg::data::resize_area(crop_mask(), h, w) : hg::swap::elliptical_mask(h, w);
                     result = hg::swap::blend_into(img.rgb, big, mask_t);
                 } else {
                     result = face;
@@ -436,7 +451,7 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
                 hg::data::save_png(o.output / name, result);
                 ++done;
             }
-        });
+        }
     });
     // --boxes: every frame once, with each of its faces pasted in the file's order.
     std::vector<std::filesystem::path> frames;

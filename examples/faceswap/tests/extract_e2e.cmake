@@ -46,6 +46,32 @@ run(0 train train --a "${OUT}/a" --b "${OUT}/b" --model "${OUT}/model" --iterati
     --arch slim --device cpu)
 expect("${train_out}" "train on extracted faces" "16 faces A, 3 faces B" "face, eye and mouth regions (eye x3, mouth x2)")
 
+# Convert a video with an audio track through the model trained above: the same frame count and
+# size, the audio copied; to a folder of frames too; and the refusals.
+run(0 av_extract extract --input "${OUT}/moving_av.mp4" --output "${OUT}/av" --threads 2)
+expect("${av_extract_out}" "extract moving_av.mp4" "12 faces found, 12 kept")
+set(convert_args --input "${OUT}/moving_av.mp4" --alignments "${OUT}/av/alignments.json" --model "${OUT}/model" --device cpu)
+run(0 convert convert ${convert_args} --output "${OUT}/swapped.mp4" --color rct --seamless --blur 4 --erode 2)
+expect("${convert_out}" "convert" "12 with faces" "converted 12 frames")
+execute_process(COMMAND "${TOOL}" probe "${OUT}/swapped.mp4" OUTPUT_VARIABLE probe RESULT_VARIABLE rc)
+expect("${probe}" "probe swapped.mp4 (exit ${rc})" "frames 12 size 640x360 audio 1")
+run(0 convert_dir convert ${convert_args} --output "${OUT}/swapped_frames" --mask box --color hist --sharpen 0.5)
+file(GLOB frames "${OUT}/swapped_frames/frame_*.png")
+list(LENGTH frames n)
+if(NOT n EQUAL 12)
+  message(FATAL_ERROR "convert to a folder wrote ${n} frames, expected 12")
+endif()
+run(2 convert_other convert --input "${OUT}/moving.mp4" --alignments "${OUT}/av/alignments.json" --model "${OUT}/model"
+    --output "${OUT}/other.mp4")
+expect("${convert_other_err}" "convert with the alignments of another video" "another video" "moving.mp4")
+if(EXISTS "${OUT}/other.mp4")
+  message(FATAL_ERROR "a refused convert left ${OUT}/other.mp4")
+endif()
+run(2 convert_learned convert ${convert_args} --output "${OUT}/learned.mp4" --mask learned)
+expect("${convert_learned_err}" "convert --mask learned without a mask head" "needs a model trained with --mask")
+run(1 convert_unwritable convert ${convert_args} --output "${OUT}/no/such/folder/out.mp4")
+expect("${convert_unwritable_err}" "convert into a missing folder" "out.mp4")
+
 # Bad input.
 run(1 text extract --input "${OUT}/text.mp4" --output "${OUT}/c")
 expect("${text_err}" "extract text.mp4" "text.mp4" "not a video")

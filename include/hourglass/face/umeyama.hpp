@@ -76,7 +76,9 @@ inline similarity2 umeyama_similarity(const Eigen::Ref<const point_set>& source,
 
     const Eigen::Matrix2d sigma = d.transpose() * s * inv_n;
     Eigen::JacobiSVD<Eigen::Matrix2d> svd(sigma, Eigen::ComputeFullU | Eigen::ComputeFullV);
-    const Eigen::Vector2d dv = svd.singularValues();
+    // By reference: a copy of the fixed-size vector draws a false "may be used uninitialized" from
+    // GCC 12 at -O2.
+    const Eigen::Vector2d& dv = svd.singularValues();
     const Eigen::Matrix2d& u = svd.matrixU();
     const Eigen::Matrix2d& v = svd.matrixV();
     // Rank test as numpy's matrix_rank: singular values above D1 * 2 * eps count.
