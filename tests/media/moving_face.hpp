@@ -1,14 +1,19 @@
 // Test media built from a real photograph: the astronaut portrait that Debian's python3-skimage
 // ships (Eileen Collins, NASA, public domain), moved through known similarity transforms frame by
-// frame, so that extraction's recovered alignment can be compared with the truth. Used by the
-// media suite (tests/media) and by the extract command's end-to-end check (examples/faceswap).
+// frame, so that extraction's recovered alignment can be compared with the truth; and the scratch
+// folder the media tests write into. Used by the media suite (tests/media), its benchmark and the
+// extract command's end-to-end check (examples/faceswap).
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "hourglass/core/error.hpp"
@@ -17,6 +22,34 @@
 #include "hourglass/data/transform.hpp"
 
 namespace hg_test_media {
+
+/// A fresh folder under the system's temporary folder (named after `prefix`, the process and a
+/// counter), removed with everything in it at the end (its permissions restored first, for tests
+/// that lock it).
+struct temp_folder {
+    std::filesystem::path path;
+    explicit temp_folder(const std::string& prefix = "hg_media_test") {
+        static std::atomic<int> n{0};
+        path = std::filesystem::temp_directory_path() / (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~temp_folder() {
+        std::error_code ec;
+        std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_folder(const temp_folder&) = delete;
+    temp_folder& operator=(const temp_folder&) = delete;
+    std::filesystem::path operator/(const std::string& name) const { return path / name; }
+    /// The names in the folder, sorted.
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+};
 
 /// The astronaut portrait (512 x 512 RGB), from HG_TEST_ASTRONAUT or skimage's installed data.
 inline std::filesystem::path astronaut_path() {

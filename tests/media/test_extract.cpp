@@ -27,23 +27,6 @@ using namespace hg_test_media;
 
 namespace {
 
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        path = fs::temp_directory_path() / ("hg_extract_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_folder() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    static int& counter() {
-        static int n = 0;
-        return n;
-    }
-    fs::path operator/(const std::string& s) const { return path / s; }
-};
 
 const hg::tensor& photo() {
     static const hg::tensor p = hg::data::load_image(astronaut_path()).rgb;
@@ -98,7 +81,7 @@ hg::data::affine2 reference_matrix(const fs::path& work) {
 
 TEST_CASE("extract: a real face moved through known similarity transforms in an H.264 video is found once per frame, "
           "and the recovered alignment matches the transforms") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     const int n = 24;
     const auto poses = moving_poses(n);
     write_video(dir / "moving.mp4", poses);
@@ -157,7 +140,7 @@ TEST_CASE("extract: a real face moved through known similarity transforms in an 
 }
 
 TEST_CASE("extract: a folder of still photos, with an unreadable one skipped and named") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     const fs::path in = dir / "photos";
     fs::create_directories(in / "sub");
     pose p;
@@ -187,7 +170,7 @@ TEST_CASE("extract: a folder of still photos, with an unreadable one skipped and
 }
 
 TEST_CASE("extract: the real MP4 files of python3-imageio decode, and a video without faces gives 0 faces") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     auto o = options(imageio_videos() / "cockatoo.mp4", dir / "cockatoo");
     o.every = 10;  // 280 frames of 1280 x 720: frames 0, 10, ..., 270
     const auto s = hg::media::extract_faces(o);
@@ -208,7 +191,7 @@ TEST_CASE("extract: the real MP4 files of python3-imageio decode, and a video wi
 }
 
 TEST_CASE("extract: --smooth lowers the frame-to-frame landmark jitter of a still face") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     // A still face: the same pose every frame, with pixel noise and sub-pixel sway (what a camera on
     // a tripod gives), so the raw landmarks jitter while the truth does not move.
     std::vector<pose> poses(30);
@@ -248,7 +231,7 @@ TEST_CASE("extract: --smooth lowers the frame-to-frame landmark jitter of a stil
 }
 
 TEST_CASE("extract: a stopped extraction resumes where it stopped and ends as a full run would") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     const auto poses = moving_poses(16);
     write_video(dir / "clip.mp4", poses);
     auto o = options(dir / "clip.mp4", dir / "faces");
@@ -298,7 +281,7 @@ TEST_CASE("extract: a stopped extraction resumes where it stopped and ends as a 
 }
 
 TEST_CASE("extract: --min-size, --max-faces and --blur-threshold drop faces and count them") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     // Two faces side by side in one picture, one larger than the other.
     pose big, small;
     big.cx = 200;
@@ -352,7 +335,7 @@ TEST_CASE("extract: --min-size, --max-faces and --blur-threshold drop faces and 
 }
 
 TEST_CASE("extract: bad input gets an error naming the file and the reason, and writes nothing half") {
-    temp_folder dir;
+    temp_folder dir{"hg_extract_test"};
     {
         std::ofstream(dir / "text.mp4") << "just some text in a file named like a video\n";
         const auto e = error_of(options(dir / "text.mp4", dir / "out1"));

@@ -18,11 +18,14 @@
 
 #include "hourglass/data/image_io.hpp"
 #include "hourglass/media/video.hpp"
+#include "media/moving_face.hpp"
 
 namespace fs = std::filesystem;
 using hg::media::video_frame;
 using hg::media::video_reader;
 using hg::media::video_writer;
+
+using hg_test_media::temp_folder;
 
 namespace {
 
@@ -40,26 +43,6 @@ fs::path astronaut_path() {
     return p;
 }
 
-/// A fresh folder under the system's temporary folder, removed with everything in it at the end.
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        static std::atomic<int> n{0};
-        path = fs::temp_directory_path() / ("hg_test_video_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_folder() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, ec);
-        fs::remove_all(path, ec);
-    }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        return names;
-    }
-};
 
 std::vector<char> read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -242,7 +225,7 @@ TEST_CASE("video_reader decodes imageio's realshort.mp4; skip() resumes at the s
 // ---- round trip ---------------------------------------------------------------------------------
 
 TEST_CASE("video_writer -> video_reader round trip of shifted astronaut windows (H.264, crf 18)") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path path = dir.path / "astronaut.mp4";
     const auto sources = write_round_trip(path);
     CHECK(dir.entries() == std::vector<std::string>{"astronaut.mp4"});  // no temporary file left
@@ -286,7 +269,7 @@ TEST_CASE("video_writer -> video_reader round trip of shifted astronaut windows 
 // ---- bad input ----------------------------------------------------------------------------------
 
 TEST_CASE("video_reader: a missing file is an io_error naming it") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path p = dir.path / "nothing here.mp4";
     const std::string msg = error_text([&] { video_reader r(p); });
     CHECK(msg.find(p.string()) != std::string::npos);
@@ -296,7 +279,7 @@ TEST_CASE("video_reader: a missing file is an io_error naming it") {
 }
 
 TEST_CASE("video_reader: a text file renamed .mp4 is an io_error naming it and FFmpeg's reason") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path p = dir.path / "notes.mp4";
     const std::string text = "These are notes about a video, not a video.\nLine two.\n";
     write_bytes(p, text.data(), text.size());
@@ -309,7 +292,7 @@ TEST_CASE("video_reader: a text file renamed .mp4 is an io_error naming it and F
 
 TEST_CASE("video_reader: an MP4 truncated to half its bytes, index at the end: io_error at open") {
     // cockatoo.mp4 keeps its index (moov) after the frames: half the file has no index at all.
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const auto bytes = read_bytes(imageio_video("cockatoo.mp4"));
     const fs::path p = dir.path / "cockatoo-half.mp4";
     write_bytes(p, bytes.data(), bytes.size() / 2);
@@ -324,7 +307,7 @@ TEST_CASE("video_reader: an MP4 with its index first, truncated: the frames pres
     // The round-trip video keeps its index first, so a cut file still opens and declares 15 frames.
     // Its first (intra) frame holds about two thirds of the bytes: half the file ends inside it and
     // yields no frame; 80% holds a few complete frames, which come out before the end.
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path whole = dir.path / "whole.mp4";
     write_round_trip(whole);
     const auto bytes = read_bytes(whole);
@@ -363,7 +346,7 @@ TEST_CASE("video_reader: frames over max_pixels are refused at open, naming file
 }
 
 TEST_CASE("video_writer: odd, zero and negative sizes are value_errors and create nothing") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path p = dir.path / "odd.mp4";
     for (auto [w, h] : std::vector<std::pair<int, int>>{{255, 256}, {256, 255}, {0, 256}, {256, 0}, {-2, 4}}) {
         CAPTURE(w);
@@ -383,7 +366,7 @@ TEST_CASE("video_writer: odd, zero and negative sizes are value_errors and creat
 }
 
 TEST_CASE("video_writer: a wrongly shaped or non-finite tensor is refused and the writer goes on") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path p = dir.path / "shapes.mp4";
     video_writer w(p, 64, 32);
     const std::string msg = error_text([&] { w.write(hg::tensor::full({64, 32, 3}, 0.5f)); });
@@ -407,7 +390,7 @@ TEST_CASE("video_writer: a wrongly shaped or non-finite tensor is refused and th
 }
 
 TEST_CASE("video_writer: destroyed without finish() leaves no file, no temporary file, and an old file unchanged") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path p = dir.path / "abandoned.mp4";
     {
         video_writer w(p, 64, 64);
@@ -438,7 +421,7 @@ TEST_CASE("video_writer: destroyed without finish() leaves no file, no temporary
 }
 
 TEST_CASE("video_writer: a missing or unwritable folder is an io_error naming it") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_video"};
     const fs::path missing = dir.path / "no such folder";
     std::string msg = error_text([&] { video_writer w(missing / "out.mp4", 64, 64); });
     CHECK_THROWS_AS(video_writer(missing / "out.mp4", 64, 64), hg::io_error);

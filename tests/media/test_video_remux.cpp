@@ -34,28 +34,10 @@ using hg::media::video_writer;
 using hg_test_media::av_clip_options;
 using hg_test_media::make_av_clip;
 using hg_test_media::read_audio_tracks;
+using hg_test_media::temp_folder;
 
 namespace {
 
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        static std::atomic<int> n{0};
-        path = fs::temp_directory_path() / ("hg_test_remux_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_folder() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
 
 template <class F>
 std::string error_text(F&& f) {
@@ -160,7 +142,7 @@ void check_same_audio(const fs::path& src, const fs::path& out) {
 }  // namespace
 
 TEST_CASE("video_reader exposes the exact time base, frame rates and per-frame pts of a written video") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path p = dir.path / "cfr.mp4";
     {
         video_writer w(p, 64, 48, {25, 18, "libx264", "ultrafast"});
@@ -190,7 +172,7 @@ TEST_CASE("video_reader exposes the exact time base, frame rates and per-frame p
 }
 
 TEST_CASE("video_writer keeps a 29.97 fps source's timing and copies its AAC audio byte for byte") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path src = dir.path / "source.mp4", out = dir.path / "converted.mp4";
     av_clip_options o;
     o.frames = 30;
@@ -235,7 +217,7 @@ TEST_CASE("video_writer keeps a 29.97 fps source's timing and copies its AAC aud
 }
 
 TEST_CASE("video_writer keeps a variable-frame-rate source's time stamps (gaps, uneven steps)") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path src = dir.path / "vfr.mp4", out = dir.path / "vfr-out.mp4";
     av_clip_options o;
     o.frame_rate = AVRational{30, 1};
@@ -269,7 +251,7 @@ TEST_CASE("video_writer keeps a variable-frame-rate source's time stamps (gaps, 
 }
 
 TEST_CASE("video_writer::write_at places frames at given seconds; the last lasts its given duration") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path p = dir.path / "seconds.mp4";
     const std::vector<double> times = {0.0, 0.04, 0.1, 0.5, 0.52, 1.0};
     {
@@ -302,7 +284,7 @@ TEST_CASE("video_writer::write_at places frames at given seconds; the last lasts
 }
 
 TEST_CASE("video_writer: time stamps that do not increase are value_errors and the writer goes on") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path p = dir.path / "order.mp4";
     video_write_options o;
     o.preset = "ultrafast";
@@ -326,7 +308,7 @@ TEST_CASE("video_writer: time stamps that do not increase are value_errors and t
 }
 
 TEST_CASE("video_writer: bad frame rates and time bases are value_errors") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path p = dir.path / "bad.mp4";
     video_write_options o;
     o.frame_rate = {0, 1};
@@ -341,7 +323,7 @@ TEST_CASE("video_writer: bad frame rates and time bases are value_errors") {
 }
 
 TEST_CASE("video_writer: copy_audio_from a video without audio adds no audio and no error") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path src = dir.path / "silent.mp4", out = dir.path / "out.mp4";
     av_clip_options o;
     o.frames = 8;
@@ -356,7 +338,7 @@ TEST_CASE("video_writer: copy_audio_from a video without audio adds no audio and
 }
 
 TEST_CASE("video_writer: copy_audio_from a missing or non-media file is an io_error naming it; nothing is written") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path out = dir.path / "out.mp4";
     video_write_options o;
     o.copy_audio_from = dir.path / "no such sound.mp4";
@@ -378,7 +360,7 @@ TEST_CASE("video_writer: copy_audio_from a missing or non-media file is an io_er
 }
 
 TEST_CASE("video_writer: an audio codec the container cannot hold is a value_error naming codec and container") {
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path wav = dir.path / "tone.wav";
     hg_test_media::write_pcm_wav(wav);
     video_write_options o;
@@ -414,13 +396,13 @@ TEST_CASE("video_writer: an audio codec the container cannot hold is a value_err
 TEST_CASE("video_writer: libx265 writes HEVC (tagged hvc1 in MP4) and prints nothing") {
     if (!avcodec_find_encoder_by_name("libx265")) {
         MESSAGE("this FFmpeg has no libx265 encoder; checking the error instead");
-        temp_folder dir;
+        temp_folder dir{"hg_test_remux"};
         video_write_options o;
         o.codec = "libx265";
         CHECK_THROWS_AS(video_writer(dir.path / "x.mp4", 128, 128, o), hg::value_error);
         return;
     }
-    temp_folder dir;
+    temp_folder dir{"hg_test_remux"};
     const fs::path p = dir.path / "hevc.mp4", log = dir.path / "stderr.txt";
     video_write_options o;
     o.codec = "libx265";
