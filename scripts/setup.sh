@@ -3,7 +3,8 @@
 # doctest, Google Benchmark, CLI11 for hourglass-swap's command line, clang-14 with libFuzzer and
 # the sanitizer runtimes for the fuzz test; for the media component (face extraction): dlib, its
 # 68-point landmark model (libdlib-data), FFmpeg's libraries; and the real photograph and videos
-# the media tests use: python3-skimage's astronaut portrait, python3-imageio's MP4 files). Does
+# the media tests use: python3-skimage's astronaut portrait, python3-imageio's MP4 files; python3-venv
+# for the checkers that tests install from PyPI, scripts/checker-venv.sh). Does
 # nothing when they are all present; needs root (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
@@ -11,7 +12,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libeigen3-dev libstb-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev
-  libdlib-dev libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-skimage python3-imageio)
+  libdlib-dev libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-skimage python3-imageio
+  python3-venv)
 if (($# > 0)); then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do
