@@ -5,6 +5,11 @@
 //     Counters: unknowns, CG iterations, multigrid levels. The requirement is < 50 ms at 256/1 on
 //     one core (docs/blending.md has the numbers; run it under taskset -c 0).
 //   BM_match_colors/<size>/<mode>: colour matching of a face to another under its face mask.
+//   BM_match_colors_patch/<mode>/<region>: the convert step's case: a size x size face warped into
+//     a region 1.5 times larger (as face::warp_to_frame gives it: the rotated crop's bounding
+//     rectangle), matched under its face mask; region 0 maps every pixel of the region
+//     (color_region::whole), region 1 only the mask's bounding box (color_region::mask_box, what
+//     convert uses). Size 256: a 384 x 384 region, about the 1280x720 video of docs/convert.md.
 //   BM_unsharp_mask/<size>: unsharp mask with sigma 2.
 // HG_BENCH_QUICK registers the 256 px problems only.
 #include <benchmark/benchmark.h>
@@ -84,6 +89,18 @@ void BM_match_colors(benchmark::State& state) {
     state.SetLabel(std::string(face::to_string(mode)));
 }
 
+void BM_match_colors_patch(benchmark::State& state) {
+    const blend_problem p = make_blend(256, false);
+    const auto mode = static_cast<face::color_mode>(state.range(0));
+    const bool box = state.range(1) == 1;
+    for (auto _ : state) {
+        tensor out = box ? face::match_colors(p.source, p.destination, p.mask, mode, face::color_region::mask_box)
+                         : face::match_colors(p.source, p.destination, p.mask, mode);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(face::to_string(mode)) + (box ? " mask_box" : " whole"));
+}
+
 void BM_unsharp_mask(benchmark::State& state) {
     const data::synthetic_face a = make_face(1, state.range(0));
     for (auto _ : state) {
@@ -111,6 +128,11 @@ void color_sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_poisson_blend)->Apply(blend_sizes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_match_colors)->Apply(color_sizes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_match_colors_patch)
+    ->ArgsProduct({{static_cast<std::int64_t>(face::color_mode::avg), static_cast<std::int64_t>(face::color_mode::rct),
+                    static_cast<std::int64_t>(face::color_mode::lct), static_cast<std::int64_t>(face::color_mode::hist)},
+                   {0, 1}})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_unsharp_mask)->Arg(256)->Unit(benchmark::kMillisecond);
 
 HG_CPU_BENCHMARK_MAIN();

@@ -26,6 +26,7 @@
 #include "hourglass/face/landmark_masks.hpp"
 #include "hourglass/face/smoothing.hpp"
 #include "hourglass/media/landmark_predictor.hpp"
+#include "hourglass/media/pictures.hpp"
 #include "hourglass/media/video.hpp"
 
 namespace hg::media {
@@ -199,27 +200,9 @@ public:
 private:
     std::string o_stem() const { return kind_ == "video" ? opts_.input.stem().string() : std::string(); }
 
-    void list_pictures() {
-        std::error_code ec;
-        fs::recursive_directory_iterator it(root_, fs::directory_options::none, ec), end;
-        if (ec) throw io_error("cannot read the input folder " + root_.string() + " (" + ec.message() + ")");
-        const fs::path out = fs::weakly_canonical(opts_.output, ec);
-        for (; it != end; it.increment(ec)) {
-            if (ec) throw io_error("cannot read the input folder " + root_.string() + " (" + ec.message() + ")");
-            std::error_code sec;
-            if (it->is_directory(sec)) {
-                // Never read our own output (an output folder inside the input folder).
-                if (fs::weakly_canonical(it->path(), sec) == out) it.disable_recursion_pending();
-                continue;
-            }
-            if (is_image_path(it->path())) pictures_.push_back(it->path());
-        }
-        std::sort(pictures_.begin(), pictures_.end(), [&](const fs::path& a, const fs::path& b) {
-            return a.lexically_relative(root_).generic_string() < b.lexically_relative(root_).generic_string();
-        });
-        if (pictures_.empty())
-            throw io_error("the input folder " + root_.string() + " has no pictures (.png, .jpg, .jpeg, .bmp, .tga)");
-    }
+    // Never read our own output (an output folder inside the input folder). The order is
+    // media/pictures.hpp's, which the convert step reads the pictures in again.
+    void list_pictures() { pictures_ = media::list_pictures(root_, {opts_.output}); }
 
     const extract_options& opts_;
     std::string kind_;
@@ -468,6 +451,10 @@ private:
         r.record.index = w.frame.index;
         r.record.time = w.frame.time;
         r.record.file = w.frame.file;
+        if (!src_.is_video()) {  // a folder's pictures may differ in size: the convert step checks each
+            r.record.width = w.frame.width;
+            r.record.height = w.frame.height;
+        }
         r.record.dropped = std::move(w.dropped);
         for (std::size_t k = 0; k < w.faces.size(); ++k) {
             const auto& f = w.faces[k];

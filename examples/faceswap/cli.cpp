@@ -1,4 +1,4 @@
-// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, extract, convert), each
+// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, export, extract, convert), each
 // reading its options into the option structs of commands.hpp; then the command runs and its results
 // are printed. `--help` (on the program or a command) lists every option with its type, range or
 // allowed values and default, and exits 0. Exit statuses: 0 ok; 2 a usage error (no or an unknown
@@ -20,8 +20,10 @@
 
 #include "commands.hpp"
 #include "convert_command.hpp"
+#include "export_command.hpp"
 #include "extract_command.hpp"
 #include "hourglass/swap/architectures.hpp"
+#include "memory_command.hpp"
 #include "hourglass/swap/train_options.hpp"
 #include "hourglass/train/stop_criteria.hpp"
 
@@ -192,6 +194,7 @@ struct train_cli {
     CLI::App& app;
     std::string loss = join(o.train.loss, ",");
     std::string time_limit;
+    bool dry_run = false;
     CLI::Option *iterations = nullptr, *epochs = nullptr, *target_loss = nullptr, *time_limit_opt = nullptr;
 
     explicit train_cli(CLI::App& a) : app(a) {
@@ -268,10 +271,20 @@ struct train_cli {
             ->check(nonnegative)
             ->group(files);
         app.add_flag("--plot-log-scale", t.plot_log_scale, "loss.png with a logarithmic loss axis")->group(files);
+        app.add_option("--tensorboard", t.tensorboard_dir,
+                       "write TensorBoard event files to this folder: losses, learning rate, iterations/s, gradient "
+                       "norms and the previews (view with: tensorboard --logdir DIR)")
+            ->type_name("DIR")
+            ->group(files);
+        add_number(app, "--tensorboard-every", t.tensorboard_every, "iterations between TensorBoard scalars")
+            ->check(positive)
+            ->group(files);
 
         add_device(app, o.device, o.threads)->group("Backend");
         app.get_option("--threads")->group("Backend");
         app.add_flag("--profile", t.profile, "time each phase of an iteration")->group("Backend");
+        app.add_flag("--dry-run", dry_run, "print the memory training will take (CPU and GPU) and exit without training")
+            ->group("Backend");
     }
 
     int run(const std::atomic<bool>* stop) {
@@ -281,6 +294,10 @@ struct train_cli {
         if (iterations->count() == 0 && other_stop) o.train.stop.iterations = 0;
         o.train.stop.validate();
         o.given = given_options(app);
+        if (dry_run) {
+            train_dry_run(o, print_line);
+            return 0;
+        }
         train_command(o, stop, print_line);
         return 0;
     }
@@ -396,14 +413,18 @@ struct convert_cli {
 
     explicit convert_cli(CLI::App& app) {
         const std::string io = "Input and output";
-        app.add_option("--input", o.input, "the video the faces were extracted from")->type_name("VIDEO")->required()->group(io);
+        app.add_option("--input", o.input, "the video, folder of pictures or picture the faces were extracted from")
+            ->type_name("VIDEO|DIR|IMAGE")
+            ->required()
+            ->group(io);
         app.add_option("--alignments", o.alignments, "its alignments file (written by extract)")
             ->type_name("FILE")
             ->required()
             ->group(io);
         app.add_option("--model", o.model, "model folder (trained by train)")->type_name("DIR")->required()->group(io);
         app.add_option("--output", o.output, "the swapped video (FILE.mp4, .mkv, ...; the source's audio is copied), or a "
-                                             "folder for the frames as PNG (a path without extension)")
+                                             "folder for the frames as PNG (a path without extension; pictures keep "
+                                             "their names)")
             ->type_name("FILE|DIR")
             ->required()
             ->group(io);
@@ -433,6 +454,7 @@ struct convert_cli {
             ->group(enc);
         add_number(app, "--crf", o.crf, "constant rate factor (0 lossless .. 51)")->check(CLI::Range(0, 51))->group(enc);
         app.add_option("--preset", o.preset, "encoder speed preset (ultrafast .. veryslow)")->capture_default_str()->group(enc);
+        add_number(app, "--fps", o.fps, "frame rate of a video made from pictures")->check(CLI::Range(0.001, 1000.0))->group(enc);
         add_number(app, "--batch", o.batch, "frames swapped per model call")->check(CLI::Range(1, 256))->group("Backend");
         add_device(app, o.device, o.threads)->group("Backend");
         app.get_option("--threads")->group("Backend");
@@ -447,13 +469,53 @@ struct convert_cli {
 
 struct info_cli {
     std::filesystem::path model;
+    std::int64_t batch = 0;
+    int threads = 0;
 
     explicit info_cli(CLI::App& app) {
         app.add_option("--model", model, "model folder")->type_name("DIR")->required();
+        add_number(app, "--batch", batch, "batch size of the memory estimate; 0: the model's training batch")
+            ->check(nonnegative);
+        add_number(app, "--threads", threads, "CPU threads the estimate assumes; 0: all cores")->check(CLI::Range(0, 4096));
     }
 
     int run() {
         info_command(model, print_line);
+        info_memory(model, batch, threads, print_line);
+        return 0;
+    }
+};
+
+struct export_cli {
+    export_command_options o;
+
+    explicit export_cli(CLI::App& app) {
+        app.add_option("--model", o.model, "model folder (trained by train)")->type_name("DIR")->required();
+        app.add_option("--output", o.output, "the ONNX file to write")->type_name("FILE")->required();
+        app.add_option("--direction", o.direction, "a2b: the encoder and decoder B (A's faces become B); b2a: decoder A")
+            ->check(CLI::IsMember({"a2b", "b2a"}))
+            ->capture_default_str();
+        add_number(app, "--opset", o.opset,
+                   "ONNX opset (" + std::to_string(hg::io::onnx::min_opset) + " to " +
+                       std::to_string(hg::io::onnx::max_opset) + ")")
+            ->check(CLI::Range(hg::io::onnx::min_opset, hg::io::onnx::max_opset));
+        app.add_option("--batch", o.batch, "batch dimension of the graph: dynamic, or a fixed size >= 1")
+            ->type_name("dynamic|N")
+            ->check(CLI::Validator(
+                [](std::string& s) {
+                    try {
+                        (void)parse_export_batch(s);
+                    } catch (const hg::value_error& e) {
+                        return std::string(e.what());
+                    }
+                    return std::string();
+                },
+                ""))
+            ->capture_default_str();
+    }
+
+    int run() {
+        export_command(o, print_line);
         return 0;
     }
 };
@@ -476,7 +538,10 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
                                                 "and the swap fidelity"));
     train_cli train_c(*app.add_subcommand("train", "train (or resume) a model on two folders of face crops"));
     swap_cli swap_c(*app.add_subcommand("swap", "swap the faces of images with a trained model"));
-    info_cli info_c(*app.add_subcommand("info", "describe a model folder: architecture, iterations, options, losses"));
+    info_cli info_c(*app.add_subcommand("info", "describe a model folder: architecture, iterations, options, losses, "
+                                                "and the memory training takes"));
+    export_cli export_c(*app.add_subcommand("export", "write the swap path of a model (encoder + one decoder) as an "
+                                                      "ONNX file for other runtimes"));
     convert_cli convert_c(*app.add_subcommand(
         "convert", std::string("swap the faces of a video listed in its alignments file and write the video back, with its "
                                "audio") +
@@ -487,7 +552,7 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
                        (has_media() ? "" : " (not in this build: needs dlib and FFmpeg)")));
     app.footer("Run 'hourglass-swap <command> --help' for the options of a command; docs/faceswap.md describes them.");
 
-    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "extract", "convert"};
+    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "export", "extract", "convert"};
 
     if (argc < 2) {
         std::cerr << app.help();
@@ -517,6 +582,7 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
         if (command == "swap") return swap_c.run();
         if (command == "extract") return extract_c.run(stop);
         if (command == "convert") return convert_c.run(stop);
+        if (command == "export") return export_c.run();
         return info_c.run();
     } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-swap %s: %s\n", command.c_str(), e.what());

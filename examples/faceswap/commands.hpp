@@ -341,6 +341,8 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
                               o.train.eye_multiplier, o.train.mouth_multiplier);
                 print("masks of " + d->root().string() + ": " + (d->mask_channels() == 3 ? weights : "face only"));
             }
+            if (!tr.cycle().tensorboard_file().empty())
+                print("TensorBoard events: " + tr.cycle().tensorboard_file().string());
             const auto stopped = tr.run(stop, progress_printer(tr, print));
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
@@ -439,10 +441,12 @@ inline std::int64_t swap_command(const swap_options& o, const print_fn& print) {
                     continue;
                 }
                 hg::tensor result;
-                if (o.blend) {
-                    const auto big = hg::data::resize_area(face, h, w);
-                    const auto mask_t = has_mask ? hg::data::resize_area(crop_mask(), h, w) : hg::swap::elliptical_mask(h, w);
-                    result = hg::swap::blend_into(img.rgb, big, mask_t);
+                if (o.blend) {  // the picture is the face's crop: paste over the whole of it
+                    hg::swap::face_box whole;
+                    whole.width = static_cast<double>(w);
+                    whole.height = static_cast<double>(h);
+                    result = img.rgb.clone();
+                    hg::swap::paste_face(result, face, crop_mask(), whole);
                 } else {
                     result = face;
                 }

@@ -268,6 +268,43 @@ TEST_SUITE("face.color_transfer") {
         }
     }
 
+    TEST_CASE("mask_box maps the mask's bounding box exactly as the whole-image transform and copies the rest") {
+        // The oval mask inside a larger picture whose border holds other colours.
+        const std::int64_t pad = 13;
+        const tensor big_s = picture(H + 2 * pad, W + 2 * pad, 31, {0.05f, -0.02f, 0.0f}, 0.6f, 0.5f);
+        const tensor big_t = picture(H + 2 * pad, W + 2 * pad, 32, {-0.04f, 0.03f, 0.05f}, 0.8f, 0.45f);
+        tensor big_m = tensor::zeros(shape{H + 2 * pad, W + 2 * pad, 1});
+        for (std::int64_t y = 0; y < H; ++y)
+            for (std::int64_t x = 0; x < W; ++x) big_m.data()[(y + pad) * (W + 2 * pad) + x + pad] = mask.data()[y * W + x];
+        std::int64_t y0 = H + 2 * pad, y1 = 0, x0 = W + 2 * pad, x1 = 0;  // the box, found here independently
+        for (std::int64_t y = 0; y < H + 2 * pad; ++y)
+            for (std::int64_t x = 0; x < W + 2 * pad; ++x)
+                if (big_m.data()[y * (W + 2 * pad) + x] > 0.0f) {
+                    y0 = std::min(y0, y), y1 = std::max(y1, y + 1), x0 = std::min(x0, x), x1 = std::max(x1, x + 1);
+                }
+        REQUIRE(y0 > 0);
+        REQUIRE(x0 > 0);
+        for (const face::color_mode m : all_modes) {
+            CAPTURE(face::to_string(m));
+            const tensor whole = face::match_colors(big_s, big_t, big_m, m);
+            const tensor boxed = face::match_colors(big_s, big_t, big_m, m, face::color_region::mask_box);
+            bool in_box_equal = true, outside_is_source = true, whole_changes_outside = false;
+            for (std::int64_t y = 0; y < H + 2 * pad; ++y)
+                for (std::int64_t x = 0; x < W + 2 * pad; ++x) {
+                    const std::int64_t q = (y * (W + 2 * pad) + x) * 3;
+                    if (y >= y0 && y < y1 && x >= x0 && x < x1) {
+                        in_box_equal = in_box_equal && bit_equal(whole.data() + q, boxed.data() + q, 3);
+                    } else {
+                        outside_is_source = outside_is_source && bit_equal(boxed.data() + q, big_s.data() + q, 3);
+                        whole_changes_outside = whole_changes_outside || !bit_equal(whole.data() + q, big_s.data() + q, 3);
+                    }
+                }
+            CHECK(in_box_equal);
+            CHECK(outside_is_source);
+            CHECK(whole_changes_outside == (m != face::color_mode::none));
+        }
+    }
+
     TEST_CASE("avg and hist work on any channel count; rct and lct need RGB") {
         const tensor one_s = tensor::full(shape{4, 4, 1}, 0.2f), one_t = tensor::full(shape{4, 4, 1}, 0.7f);
         const tensor m = tensor::full(shape{4, 4, 1}, 1.0f);

@@ -1,11 +1,13 @@
 // Converting frames (hg::swap::frame_converter) on the extraction test video of real faces: a
 // converter whose model gives back its input returns the source frames, inside the faces within a
 // stated PSNR and bit-identical outside every mask; the masks, colour modes and seamless blending
-// run on real frames; bad options and a model of the wrong shape are refused.
+// run on real frames; bad options and a model of the wrong shape are refused. A folder of pictures
+// of the same face (media/pictures.hpp): read in extraction's order under the alignments' names,
+// converted by the identity model with the same guarantees, a picture without a face passed
+// through bit for bit (also after the PNG round trip), and alignments of other pictures refused.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -13,6 +15,7 @@
 
 #include "hourglass/face/alignments.hpp"
 #include "hourglass/media/extract.hpp"
+#include "hourglass/media/pictures.hpp"
 #include "hourglass/media/video.hpp"
 #include "hourglass/swap/convert.hpp"
 #include "media/moving_face.hpp"
@@ -32,9 +35,8 @@ struct converted_video {
 const converted_video& source() {
     static const converted_video v = [] {
         converted_video c;
-        c.dir = fs::temp_directory_path() / ("hg_convert_test_" + std::to_string(::getpid()));
-        fs::remove_all(c.dir);
-        fs::create_directories(c.dir);
+        static const hg_test_media::temp_folder scratch("hg_convert_test");  // removed at exit
+        c.dir = scratch.path;
         const hg::tensor photo = hg::data::load_image(astronaut_path()).rgb;
         hg::media::video_write_options vo;
         vo.preset = "veryfast";
@@ -187,4 +189,173 @@ TEST_CASE("convert: bad options and a model of the wrong shape are refused") {
     });
     CHECK_THROWS_WITH_AS(wrong.convert(v.frames[0], faces), doctest::Contains("the model gave [1, 32, 32, 3]"), hg::shape_error);
     CHECK_THROWS_AS(hg::swap::parse_paste_mask("round"), hg::value_error);
+}
+
+namespace {
+
+/// A folder of pictures of the astronaut in other poses and sizes (one in a subfolder, one JPEG)
+/// plus a picture without a face, extracted once.
+struct picture_set {
+    temp_folder dir{"hg_convert_pictures"};
+    fs::path input = dir / "in", faces = dir / "faces";
+    hg::face::alignments alignments;
+
+    picture_set() {
+        fs::create_directories(input / "more");
+        const hg::tensor photo = hg::data::load_image(astronaut_path()).rgb;
+        pose a;
+        a.cx = 260;
+        a.cy = 200;
+        hg::data::save_png(input / "b_front.png", render(photo, a, 520, 400));
+        pose b;
+        b.degrees = -12;
+        b.scale = 1.15;
+        b.cx = 230;
+        b.cy = 190;
+        hg::data::save_jpeg(input / "a_tilted.jpg", render(photo, b, 480, 360), 92);
+        pose c;
+        c.degrees = 9;
+        c.scale = 0.9;
+        c.cx = 300;
+        c.cy = 170;
+        hg::data::save_png(input / "more" / "right.png", render(photo, c, 600, 340));
+        // No face: a colour ramp.
+        hg::tensor empty = hg::tensor::empty(hg::shape{200, 300, 3});
+        for (std::int64_t y = 0; y < 200; ++y)
+            for (std::int64_t x = 0; x < 300; ++x)
+                for (int ch = 0; ch < 3; ++ch) empty[(y * 300 + x) * 3 + ch] = float((x + 2 * y + 40 * ch) % 256) / 255.0f;
+        hg::data::save_png(input / "c_empty.png", empty);
+        hg::media::extract_options o;
+        o.input = input;
+        o.output = faces;
+        o.threads = 2;
+        const auto s = hg::media::extract_faces(o);
+        REQUIRE(s.frames_read == 4);
+        REQUIRE(s.faces_kept == 3);
+        alignments = hg::face::read_alignments(s.alignments_file);
+    }
+};
+
+const picture_set& pictures() {
+    static const picture_set set;
+    return set;
+}
+
+double max_difference(const hg::tensor& a, const hg::tensor& b) {
+    REQUIRE(a.shape() == b.shape());
+    double m = 0;
+    for (std::int64_t q = 0; q < a.numel(); ++q) m = std::max(m, std::abs(double(a[q]) - double(b[q])));
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("convert: pictures are read in extraction's order, under its names, at its sizes") {
+    const auto& p = pictures();
+    hg::media::picture_reader r(p.input, {p.faces});
+    CHECK(r.kind() == "images");
+    REQUIRE(r.count() == 4);
+    CHECK(r.file(0) == "a_tilted.jpg");
+    CHECK(r.file(1) == "b_front.png");
+    CHECK(r.file(2) == "c_empty.png");
+    CHECK(r.file(3) == "more/right.png");
+    REQUIRE_NOTHROW(r.check_alignments(p.alignments, p.faces / "alignments.json", p.input));
+    REQUIRE(p.alignments.frames.size() == 4);
+    hg::media::picture_frame f;
+    for (const auto& rec : p.alignments.frames) {
+        REQUIRE(r.next(f));
+        CHECK(f.index == rec.index);
+        CHECK(f.file == rec.file);
+        CHECK(rec.width == f.rgb.shape()[1]);  // extraction records each picture's size
+        CHECK(rec.height == f.rgb.shape()[0]);
+        CHECK(rec.faces.size() == (rec.file == "c_empty.png" ? 0u : 1u));
+        CHECK_NOTHROW(hg::media::picture_reader::check_size(rec, f.path, f.rgb.shape()[1], f.rgb.shape()[0], "alignments.json"));
+    }
+    CHECK_FALSE(r.next(f));
+}
+
+TEST_CASE("convert: a folder of pictures through a model that gives back its input") {
+    const auto& p = pictures();
+    const std::int64_t size = p.alignments.settings.at("size").as_int();
+    hg::swap::convert_options o;
+    o.color = hg::face::color_mode::none;
+    o.blur = 4;
+    const hg::swap::frame_converter identity(o, size, 128, 128, false, [](const hg::tensor& x) { return x.clone(); });
+    hg::media::picture_reader r(p.input, {p.faces});
+    hg::media::picture_frame f;
+    temp_folder out("hg_convert_pictures_out");
+    while (r.next(f)) {
+        CAPTURE(f.file);
+        const auto& rec = p.alignments.frames.at(static_cast<std::size_t>(f.index));
+        const hg::tensor converted = identity.convert(f.rgb, rec.faces);
+        const std::int64_t h = f.rgb.shape()[0], w = f.rgb.shape()[1];
+        REQUIRE(converted.shape() == f.rgb.shape());
+        double se = 0;
+        std::int64_t changed = 0, far_changed = 0;
+        for (std::int64_t y = 0; y < h; ++y)
+            for (std::int64_t x = 0; x < w; ++x)
+                for (int c = 0; c < 3; ++c) {
+                    const std::int64_t q = (y * w + x) * 3 + c;
+                    const double d = double(converted[q]) - double(f.rgb[q]);
+                    changed += d != 0;
+                    se += d * d;
+                    if (d != 0 && !rec.faces.empty()) {
+                        const auto& box = rec.faces[0].box;
+                        const double margin = 1.5 * (box[2] - box[0]);
+                        far_changed += x < box[0] - margin || x > box[2] + margin || y < box[1] - margin || y > box[3] + margin;
+                    }
+                }
+        if (rec.faces.empty()) {
+            CHECK(changed == 0);  // no face: the picture passes through bit for bit
+        } else {
+            REQUIRE(changed > 0);
+            const double in_face_psnr = psnr(se / double(changed));
+            MESSAGE("identity convert of " << f.file << ": PSNR " << in_face_psnr << " dB over " << changed << " changed values");
+            CHECK(in_face_psnr > 30.0);
+            CHECK(far_changed == 0);  // outside the face's reach: bit-identical
+        }
+        // As the command writes it: PNG, 8 bits (rounded to nearest); reading it back gives those
+        // values, so unchanged pixels keep their 8-bit values.
+        const fs::path png = out.path / (std::to_string(f.index) + ".png");
+        hg::data::save_png(png, converted);
+        const hg::tensor back = hg::data::load_image(png).rgb;
+        std::int64_t differ = 0;
+        for (std::int64_t q = 0; q < back.numel(); ++q)
+            differ += std::lrint(back[q] * 255.0f) != std::lrint(converted[q] * 255.0f);  // save_png's rounding
+        CHECK(differ == 0);
+        if (rec.faces.empty()) {
+            const hg::tensor original = hg::data::load_image(f.path).rgb;
+            CHECK(max_difference(back, original) == 0.0);
+        }
+    }
+}
+
+TEST_CASE("convert: alignments of other pictures are refused, naming the difference") {
+    const auto& p = pictures();
+    const fs::path file = p.faces / "alignments.json";
+    temp_folder other("hg_convert_other_pictures");
+    // One picture fewer.
+    fs::copy_file(p.input / "b_front.png", other.path / "b_front.png");
+    fs::copy_file(p.input / "c_empty.png", other.path / "c_empty.png");
+    fs::create_directories(other.path / "more");
+    fs::copy_file(p.input / "more" / "right.png", other.path / "more" / "right.png");
+    CHECK_THROWS_WITH_AS(hg::media::picture_reader(other.path).check_alignments(p.alignments, file, other.path),
+                         doctest::Contains("was made from another folder (4 pictures)"), hg::value_error);
+    // As many pictures, one under another name.
+    fs::copy_file(p.input / "a_tilted.jpg", other.path / "a_turned.jpg");
+    CHECK_THROWS_WITH_AS(hg::media::picture_reader(other.path).check_alignments(p.alignments, file, other.path),
+                         doctest::Contains("its picture 0 is 'a_tilted.jpg'"), hg::value_error);
+    // The same names, one picture of another size.
+    fs::rename(other.path / "a_turned.jpg", other.path / "a_tilted.jpg");
+    hg::media::picture_reader same(other.path);
+    REQUIRE_NOTHROW(same.check_alignments(p.alignments, file, other.path));
+    const auto& rec = p.alignments.frames.at(1);  // b_front.png, 520x400
+    CHECK_THROWS_WITH_AS(hg::media::picture_reader::check_size(rec, other.path / "b_front.png", 500, 400, file),
+                         doctest::Contains("was made from another picture 'b_front.png' (520x400)"), hg::value_error);
+    // Alignments of a video, and a video's frames against a picture's alignments.
+    CHECK_THROWS_WITH_AS(same.check_alignments(source().alignments, file, other.path), doctest::Contains("was made from a video"),
+                         hg::value_error);
+    CHECK_THROWS_WITH_AS(hg::media::picture_reader(other.path / "b_front.png").check_alignments(p.alignments, file, other.path),
+                         doctest::Contains("was made from a folder of pictures"), hg::value_error);
+    CHECK_THROWS_AS(hg::media::picture_reader(other.path / "nothing"), hg::io_error);
 }

@@ -5,8 +5,6 @@
 // models, pictures and options are refused with the reason.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -49,8 +47,7 @@ const hg::tensor& photo() {
 }
 
 fs::path scratch(const std::string& name) {
-    const fs::path d = fs::temp_directory_path() / ("hg_detector_test_" + std::to_string(::getpid()));
-    fs::create_directories(d);
+    static const hg_test_media::temp_folder d("hg_detector_test");  // removed at exit
     return d / name;
 }
 

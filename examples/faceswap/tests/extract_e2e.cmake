@@ -2,7 +2,8 @@
 #   cmake -DEXE=<hourglass-swap> -DTOOL=<faceswap_make_extract_media> -DOUT=<dir> -DVIDEOS=<imageio videos> -P extract_e2e.cmake
 # Extracts the faces of a real face moved through an H.264 video and of a folder of photos, trains
 # two iterations on the extracted folders (their eye and mouth masks in use), runs again into a
-# finished folder, and checks the bad inputs: a text file named .mp4 (exit 1, the file named), a
+# finished folder, converts a video with audio and the folder of photos (to a folder and to a
+# video), and checks the bad inputs: a text file named .mp4 (exit 1, the file named), a
 # real video without faces (exit 0, 0 faces), a missing landmark model, a bad option (exit 2).
 cmake_minimum_required(VERSION 3.25)
 foreach(v EXE TOOL OUT VIDEOS)
@@ -67,6 +68,25 @@ expect("${convert_other_err}" "convert with the alignments of another video" "an
 if(EXISTS "${OUT}/other.mp4")
   message(FATAL_ERROR "a refused convert left ${OUT}/other.mp4")
 endif()
+# A folder of pictures: converted under the same names as PNG (tilted.jpg -> tilted.png), or into a
+# video at --fps; the alignments of a video, and the input folder as output, are refused.
+set(photo_args --input "${OUT}/photos" --alignments "${OUT}/b/alignments.json" --model "${OUT}/model" --device cpu
+    --direction b2a)
+run(0 convert_photos convert ${photo_args} --output "${OUT}/photos_swapped" --color lct)
+expect("${convert_photos_out}" "convert photos" "3 pictures, 3 with faces" "converted 3 frames")
+file(GLOB swapped_photos RELATIVE "${OUT}/photos_swapped" "${OUT}/photos_swapped/*")
+list(SORT swapped_photos)
+if(NOT swapped_photos STREQUAL "front.png;right.png;tilted.png")
+  message(FATAL_ERROR "convert of the photos wrote '${swapped_photos}', expected front.png;right.png;tilted.png")
+endif()
+run(0 convert_photos_video convert ${photo_args} --output "${OUT}/photos.mp4" --fps 10)
+execute_process(COMMAND "${TOOL}" probe "${OUT}/photos.mp4" OUTPUT_VARIABLE probe RESULT_VARIABLE rc)
+expect("${probe}" "probe photos.mp4 (exit ${rc})" "frames 3 size 520x400 audio 0")
+run(2 convert_photos_video_alignments convert --input "${OUT}/photos" --alignments "${OUT}/a/alignments.json"
+    --model "${OUT}/model" --output "${OUT}/never")
+expect("${convert_photos_video_alignments_err}" "convert photos with a video's alignments" "was made from a video")
+run(2 convert_photos_in_place convert ${photo_args} --output "${OUT}/photos")
+expect("${convert_photos_in_place_err}" "convert photos into their own folder" "is the input folder")
 run(2 convert_learned convert ${convert_args} --output "${OUT}/learned.mp4" --mask learned)
 expect("${convert_learned_err}" "convert --mask learned without a mask head" "needs a model trained with --mask")
 run(1 convert_unwritable convert ${convert_args} --output "${OUT}/no/such/folder/out.mp4")

@@ -1,6 +1,7 @@
 // The commands of hourglass-swap (commands.hpp) called as functions, on the CPU with the 32 px
 // 'micro' architecture and synthetic faces: swap writes one PNG per input (plain, blended into a
-// larger frame, pasted at boxes), info reports the model, a demo folder resumes only the same demo.
+// larger frame through the library's paste, pasted at boxes), info reports the model, a demo folder
+// resumes only the same demo.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -74,6 +75,25 @@ TEST_CASE("faceswap commands: swap writes one face per input, blend keeps the fr
     double diff = 0;
     for (std::int64_t i = 0; i < img.rgb.numel(); ++i) diff += std::abs(img.rgb[i] - frame.rgb[i]);
     CHECK(diff > 1.0);
+    // The blend is the library's box paste over the whole picture (convert's paste_back): the same
+    // paste of the plain b2a swap (stored in 8 bits) gives the same picture within 8-bit rounding.
+    {
+        faceswap::swap_options plain = o;
+        plain.blend = false;
+        plain.output = dir.path / "plain_b2a";
+        CHECK(faceswap::swap_command(plain, [](const std::string&) {}) == 3);
+        const auto face = hg::data::load_image(plain.output / "face0.png").rgb;
+        auto expected = frame.rgb.clone();
+        hg::swap::face_box whole;
+        whole.width = 48;
+        whole.height = 48;
+        CHECK(hg::swap::paste_face(expected, face, hg::swap::elliptical_mask(32, 32), whole) > 0);
+        double se = 0;
+        for (std::int64_t i = 0; i < img.rgb.numel(); ++i) se += double(img.rgb[i] - expected[i]) * double(img.rgb[i] - expected[i]);
+        const double psnr = se > 0 ? 10.0 * std::log10(double(img.rgb.numel()) / se) : 200.0;
+        MESSAGE("swap --blend against paste_face of the stored swap: PSNR " << psnr << " dB");
+        CHECK(psnr > 45.0);
+    }
     o.direction = "sideways";
     CHECK_THROWS_AS(faceswap::swap_command(o, [](const std::string&) {}), hg::value_error);
 

@@ -393,4 +393,39 @@ void conv2d_winograd_backward_filter(const cpu_backend<T>& be, const math::conv2
     }
 }
 
+/// The scratch elements (cpu_backend::scratch) the largest of conv2d's three passes (forward,
+/// backward data, backward filter) asks for on problem d with be's threads and algorithm: what the
+/// schedules above allocate, for memory estimates (train/memory_estimate.hpp).
+template <class T>
+std::int64_t conv2d_scratch_elements(const cpu_backend<T>& be, const math::conv2d_dims& d) {
+    const int m = conv_winograd_tile(be, d);
+    if (m == 2 || m == 4) {
+        math::conv2d_dims t = d;  // backward data runs on the transposed problem
+        t.h = d.oh, t.w = d.ow, t.c = d.k, t.k = d.c, t.oh = d.h, t.ow = d.w;
+        const std::int64_t alpha = m + 2, u_size = alpha * alpha * d.k * d.c;
+        const std::int64_t work = m == 4 ? std::max(winograd_work_size<4, T>(d), winograd_work_size<4, T>(t))
+                                         : std::max(winograd_work_size<2, T>(d), winograd_work_size<2, T>(t));
+        return u_size + work;
+    }
+    const std::int64_t patch = d.patch();
+    std::int64_t most = 0;
+    if (conv_is_tiled<T>(d)) {
+        const std::int64_t rows_total = d.n * d.rows_per_image(), tile_rows = conv_tile_rows<T>(d);
+        const std::int64_t blocks = (rows_total + tile_rows - 1) / tile_rows;
+        const std::int64_t threads = std::min<std::int64_t>(be.threads(), blocks);
+        const std::int64_t tile = conv_padded<T>(tile_rows * patch);
+        most = std::max(most, threads * tile);                                            // forward
+        most = std::max(most, threads * (tile + conv_padded<T>(d.k * patch + d.k)));      // backward filter
+        if (d.n >= be.threads()) {                                                        // backward data
+            const std::int64_t data_rows = std::min(tile_rows, d.rows_per_image());
+            most = std::max(most, std::int64_t{be.threads()} * conv_padded<T>(data_rows * patch));
+        } else {
+            most = std::max(most, conv_images_per_chunk<T>(d) * d.rows_per_image() * patch);
+        }
+        return most;
+    }
+    if (conv_is_pointwise(d)) return 0;
+    return conv_images_per_chunk<T>(d) * d.rows_per_image() * patch;
+}
+
 }  // namespace hg::cpu_impl

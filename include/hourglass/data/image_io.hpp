@@ -1,17 +1,29 @@
-// Image files through stb_image / stb_image_write: load PNG, JPEG, BMP and TGA (8 bits per channel,
-// and 16-bit PNG) into hg::data::image (RGB float [0, 1], alpha kept apart as a mask), from a file
-// or from memory; save PNG (RGB or RGBA) and JPEG.
+// Image files: load PNG, JPEG, BMP and TGA (8 bits per channel, and 16-bit PNG) into
+// hg::data::image (RGB float [0, 1], alpha kept apart as a mask), from a file or from memory; save
+// PNG (RGB or RGBA) and JPEG. JPEG is decoded by libjpeg-turbo (TurboJPEG API), everything else by
+// stb_image; encoding is stb_image_write's.
+//
+// Why libjpeg-turbo for JPEG: stb_image 2.27 (Debian 12's) decodes some corrupt JPEGs with
+// uninitialised Huffman tables (CVE-2022-29977, fixed upstream in 2.30); libjpeg-turbo is hardened
+// by years of continuous fuzzing, two to four times faster with its SIMD code, and packaged by
+// Debian, so closing the hole costs no vendored copy of a decoder.
 //
 // Contract:
-// - The header is read first (stbi_info_from_memory) and a picture larger than
-//   load_options::max_pixels (default 64 megapixels) is rejected BEFORE any pixel is decoded, so a
-//   tiny file that declares 100000 x 100000 pixels costs nothing (decompression bombs).
+// - The header is read first and a picture larger than load_options::max_pixels (default 64
+//   megapixels) is rejected BEFORE any pixel is decoded, so a tiny file that declares 100000 x
+//   100000 pixels costs nothing (decompression bombs). Everything else a file declares a size for is
+//   checked against the data before the decoder sees it: every PNG chunk's length must fit in the
+//   data (stb would reserve a declared IDAT length, up to 2 GiB, before noticing that the bytes are
+//   not there), a JPEG's marker segments must fit and reach the end-of-image marker, an
+//   uncompressed BMP or TGA must hold all the pixel bytes its header announces (stb pads missing
+//   ones with zeros instead of failing). A file with a size limit of its own is read only if it is
+//   a regular file of at most load_options::max_file_bytes (a named pipe is refused, never waited on).
 // - Every failure to load (missing or unreadable file, unknown or unsupported format, corrupt or
 //   truncated data, too many pixels) throws hg::io_error whose message names the file (or the name
-//   given for a memory buffer) and the reason, stb's own text (stbi_failure_reason) included.
-//   stb pads truncated data with zeros instead of failing, so truncated JPEG, BMP and TGA files are
-//   detected here: a JPEG must reach its end-of-image marker, an uncompressed BMP or TGA must hold
-//   all the pixel bytes its header announces.
+//   given for a memory buffer) and the reason, the decoder's own text included. A JPEG that
+//   libjpeg-turbo decodes only with a warning (corrupt entropy-coded data) is refused too.
+// - Channels: grey and RGB PNGs with a tRNS colour key decode with an alpha channel (2 and 4
+//   channels), as do palette PNGs with tRNS; read_image_info reports those channel counts.
 // - Only PNG, JPEG, BMP and TGA are accepted; the other formats stb knows (GIF, PSD, HDR, PIC, PNM)
 //   are refused by their signature.
 // - Saving is atomic: the encoded bytes go to a temporary file in the destination's folder, which
@@ -19,7 +31,8 @@
 //   limit, a missing folder, no permission) throws hg::io_error saying so, removes the temporary
 //   file and leaves any previous file at the destination unchanged. Values are clamped to [0, 1]
 //   and rounded to 8 bits; a NaN or an infinity is a value_error.
-// - Thread-safe: stb keeps its failure reason per thread and nothing here has global state.
+// - Thread-safe: stb keeps its failure reason per thread, each JPEG decode has its own TurboJPEG
+//   handle, and nothing here has global state.
 #pragma once
 
 #include <fcntl.h>
@@ -40,10 +53,12 @@
 
 #include <stb_image.h>
 #include <stb_image_write.h>
+#include <turbojpeg.h>
 
 #include "hourglass/core/error.hpp"
 #include "hourglass/core/tensor.hpp"
 #include "hourglass/data/image.hpp"
+#include "hourglass/io/regular_file.hpp"
 
 namespace hg::data {
 
@@ -143,8 +158,16 @@ inline std::uint32_t le32(const unsigned char* p) { return le16(p) | (le16(p + 2
 /// (stb would silently decode the missing ones as zeros). Compressed variants are not checked.
 inline bool raw_pixels_complete(image_format f, const unsigned char* p, std::size_t n, const image_info& info) {
     if (f == image_format::bmp) {
-        if (n < 34) return false;
-        const std::uint32_t offset = le32(p + 10), bpp = le16(p + 28), compression = le32(p + 30);
+        // The info header's size tells the layout: the 12-byte OS/2 1.x header keeps 16-bit width,
+        // height, planes and bit count (bit count at byte 24, never compressed); the others
+        // (40-byte BITMAPINFOHEADER and its extensions, 64-byte OS/2 2.x) have the bit count at
+        // byte 28 and the compression at byte 30.
+        if (n < 18) return false;
+        const bool os2_v1 = le32(p + 14) == 12;
+        if (n < (os2_v1 ? 26u : 34u)) return false;
+        const std::uint32_t offset = le32(p + 10);
+        const std::uint32_t bpp = os2_v1 ? le16(p + 24) : le16(p + 28);
+        const std::uint32_t compression = os2_v1 ? 0 : le32(p + 30);
         if (compression != 0 && compression != 3) return true;  // RLE: length not known in advance
         const std::uint64_t row = (std::uint64_t(info.width) * bpp + 31) / 32 * 4;
         return std::uint64_t(offset) + row * std::uint64_t(info.height) <= n;
@@ -235,6 +258,132 @@ inline bool declared_size(image_format f, const unsigned char* p, std::size_t n,
 
 }  // namespace image_io_detail
 
+namespace image_io_detail {
+
+/// What walking a PNG's chunks found.
+struct png_layout {
+    bool has_trns = false;  ///< a tRNS chunk: a colour key (grey, RGB) or palette alpha
+    int color_type = 0;     ///< IHDR's colour type: 0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA
+};
+
+/// Walks the chunks from the signature to IEND and refuses (io_error) a chunk whose declared
+/// length does not fit in the data, a chunk type that is not four letters, a first chunk that is
+/// not IHDR and data that ends before IEND; bytes after IEND are ignored, as decoders do. Run
+/// before stb sees the data: stb 2.27 reserves a chunk's declared length before checking that the
+/// bytes exist (a 45-byte file declaring a 2 GiB IDAT made it reserve 2 GiB).
+inline png_layout walk_png_chunks(const unsigned char* p, std::size_t n, const std::string& name) {
+    png_layout out;
+    std::size_t pos = 8;  // after the signature
+    for (int index = 0;; ++index) {
+        if (pos == n) fail_load(name, "truncated PNG: the data ends after " + std::to_string(n) + " bytes, before the IEND chunk");
+        if (n - pos < 8)
+            fail_load(name, "truncated PNG: the data ends inside the chunk header at byte " + std::to_string(pos));
+        const std::uint64_t length = be32(p + pos);
+        const unsigned char* type = p + pos + 4;
+        for (int k = 0; k < 4; ++k)
+            if (!((type[k] >= 'A' && type[k] <= 'Z') || (type[k] >= 'a' && type[k] <= 'z')))
+                fail_load(name, "corrupt PNG: the chunk at byte " + std::to_string(pos) + " has a type that is not four letters");
+        const std::string type_name(reinterpret_cast<const char*>(type), 4);
+        if (length > 0x7FFFFFFFu)
+            fail_load(name, "corrupt PNG: the " + type_name + " chunk at byte " + std::to_string(pos) + " declares " +
+                                std::to_string(length) + " bytes, more than PNG's limit of 2^31 - 1");
+        if (length + 12 > n - pos)
+            fail_load(name, "truncated or corrupt PNG: the " + type_name + " chunk at byte " + std::to_string(pos) +
+                                " declares " + std::to_string(length) + " bytes, but only " +
+                                std::to_string(n - pos < 12 ? 0 : n - pos - 12) + " are left in the data");
+        if (index == 0) {
+            if (type_name != "IHDR" || length < 13) fail_load(name, "corrupt PNG: the first chunk is not a 13-byte IHDR");
+            out.color_type = p[pos + 8 + 9];
+        }
+        if (type_name == "tRNS") out.has_trns = true;
+        if (type_name == "IEND") return out;
+        pos += static_cast<std::size_t>(length) + 12;
+    }
+}
+
+/// One TurboJPEG decompressor, destroyed with the scope.
+struct turbojpeg_handle {
+    tjhandle h = tjInitDecompress();
+    turbojpeg_handle() = default;
+    turbojpeg_handle(const turbojpeg_handle&) = delete;
+    turbojpeg_handle& operator=(const turbojpeg_handle&) = delete;
+    ~turbojpeg_handle() {
+        if (h) tjDestroy(h);
+    }
+};
+
+inline std::string turbojpeg_reason(tjhandle h) {
+    const char* r = tjGetErrorStr2(h);
+    return r ? std::string(r) : std::string("unknown decoder error");
+}
+
+/// Width, height and colour space from a JPEG header (libjpeg-turbo reads only the markers).
+inline void jpeg_header(const unsigned char* p, std::size_t n, const std::string& name, int& w, int& h, int& colorspace) {
+    turbojpeg_handle tj;
+    if (!tj.h) fail_load(name, "cannot start the JPEG decoder (" + turbojpeg_reason(nullptr) + ")");
+    int subsamp = 0;
+    if (tjDecompressHeader3(tj.h, p, static_cast<unsigned long>(n), &w, &h, &subsamp, &colorspace) != 0)
+        fail_load(name, "not a readable JPEG header (" + turbojpeg_reason(tj.h) + ")");
+}
+
+/// Width, height and component count from a JPEG's frame header (SOFn), walking the marker
+/// segments that precede it. Reading only up to the frame header keeps `read_image_info` a header
+/// read for JPEG as for the other formats: a file cut in its tables or scans still lists, and is
+/// refused when it is decoded (libjpeg-turbo's own header read needs everything up to the first scan).
+inline void jpeg_frame_header(const unsigned char* p, std::size_t n, const std::string& name, int& w, int& h, int& components) {
+    std::size_t i = 2;  // after SOI
+    while (true) {
+        while (i < n && p[i] != 0xFF) ++i;
+        while (i < n && p[i] == 0xFF) ++i;
+        if (i >= n) fail_load(name, "truncated JPEG: the data ends before the frame header");
+        const unsigned char marker = p[i++];
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
+        if (marker == 0xD9 || marker == 0xDA) fail_load(name, "not a readable JPEG header (no frame header before the first scan)");
+        if (i + 2 > n) fail_load(name, "truncated JPEG: the data ends before the frame header");
+        const std::size_t len = (std::size_t(p[i]) << 8) | p[i + 1];
+        if (len < 2 || i + len > n) fail_load(name, "truncated JPEG: the data ends before the frame header");
+        const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+            if (len < 8) fail_load(name, "not a readable JPEG header (a frame header of " + std::to_string(len) + " bytes)");
+            h = int((unsigned(p[i + 3]) << 8) | p[i + 4]);
+            w = int((unsigned(p[i + 5]) << 8) | p[i + 6]);
+            components = p[i + 7];
+            return;
+        }
+        i += len;
+    }
+}
+
+/// Decodes a JPEG to interleaved 8-bit grey (1 channel) or RGB (3): a warning (corrupt data that
+/// libjpeg would patch over) is an error, and a progressive file with an unreasonable number of
+/// scans is refused (TJFLAG_LIMITSCANS) instead of taking minutes. CMYK and YCCK files (Adobe's
+/// inverted CMYK, as Photoshop writes them) become RGB as R = C K / 255 (and so on), which is what
+/// stb_image and browsers do with them.
+inline std::vector<unsigned char> decode_jpeg(const unsigned char* p, std::size_t n, const std::string& name, int w, int h,
+                                              int colorspace, int& channels) {
+    turbojpeg_handle tj;
+    if (!tj.h) fail_load(name, "cannot start the JPEG decoder (" + turbojpeg_reason(nullptr) + ")");
+    const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+    const int format = colorspace == TJCS_GRAY ? TJPF_GRAY : cmyk ? TJPF_CMYK : TJPF_RGB;
+    const int bytes_pp = tjPixelSize[format];
+    std::vector<unsigned char> px(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * std::size_t(bytes_pp));
+    if (tjDecompress2(tj.h, p, static_cast<unsigned long>(n), px.data(), w, w * bytes_pp, h, format,
+                      TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
+        fail_load(name, std::string("corrupt JPEG data (") + turbojpeg_reason(tj.h) + ")");
+    channels = format == TJPF_GRAY ? 1 : 3;
+    if (cmyk) {
+        const std::size_t count = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
+        for (std::size_t i = 0; i < count; ++i) {
+            const unsigned k = px[4 * i + 3];
+            for (int c = 0; c < 3; ++c) px[3 * i + std::size_t(c)] = static_cast<unsigned char>((px[4 * i + std::size_t(c)] * k + 127u) / 255u);
+        }
+        px.resize(count * 3);
+    }
+    return px;
+}
+
+}  // namespace image_io_detail
+
 /// Reads only the header of an encoded image in memory; `name` appears in error messages. A
 /// picture over opts.max_pixels is refused here (io_error), so nothing larger is ever decoded.
 inline image_info read_image_info(const void* data, std::size_t size, const std::string& name = "<memory>",
@@ -252,9 +401,21 @@ inline image_info read_image_info(const void* data, std::size_t size, const std:
                             " (load_options::max_pixels); not decoded");
     const int len = static_cast<int>(size);
     int w = 0, h = 0, c = 0;
-    if (!stbi_info_from_memory(p, len, &w, &h, &c))
+    png_layout png;
+    if (f == image_format::png) png = walk_png_chunks(p, size, name);
+    if (f == image_format::jpeg) {
+        int components = 0;
+        jpeg_frame_header(p, size, name, w, h, components);
+        if (components != 1 && components != 3 && components != 4)
+            fail_load(name, "unsupported JPEG component count " + std::to_string(components));
+        c = components == 1 ? 1 : 3;  // CMYK and YCCK become RGB
+    } else if (!stbi_info_from_memory(p, len, &w, &h, &c)) {
         fail_load(name, std::string("not a readable ") + (f == image_format::tga ? "PNG, JPEG, BMP or TGA" : to_string(f)) +
                             " header (" + stb_reason() + ")");
+    }
+    // stb's header scan stops at IHDR for grey and RGB files, so it misses a tRNS colour key; the
+    // decoder then adds an alpha channel for it (palette files are counted right already).
+    if (png.has_trns && (png.color_type == 0 || png.color_type == 2)) ++c;
     if (w <= 0 || h <= 0) fail_load(name, "the header declares an empty picture");
     if (c < 1 || c > 4) fail_load(name, "unsupported channel count " + std::to_string(c));
     const std::int64_t pixels = std::int64_t(w) * h;
@@ -285,13 +446,26 @@ inline image load_image_from_memory(const void* data, std::size_t size, const st
     const int len = static_cast<int>(size);
     int w = 0, h = 0, c = 0;
     std::unique_ptr<void, stbi_deleter> pixels_raw;
-    if (info.bits == 16)
-        pixels_raw.reset(stbi_load_16_from_memory(p, len, &w, &h, &c, 0));
-    else
-        pixels_raw.reset(stbi_load_from_memory(p, len, &w, &h, &c, 0));
-    if (!pixels_raw) fail_load(name, std::string("corrupt ") + to_string(info.format) + " data (" + stb_reason() + ")");
+    std::vector<unsigned char> jpeg_pixels;
+    const void* pixels = nullptr;
+    if (info.format == image_format::jpeg) {
+        int colorspace = 0;
+        jpeg_header(p, size, name, w, h, colorspace);
+        if (w != info.width || h != info.height) fail_load(name, "the JPEG header changed between two reads");
+        jpeg_pixels = decode_jpeg(p, size, name, w, h, colorspace, c);
+        pixels = jpeg_pixels.data();
+    } else {
+        if (info.bits == 16)
+            pixels_raw.reset(stbi_load_16_from_memory(p, len, &w, &h, &c, 0));
+        else
+            pixels_raw.reset(stbi_load_from_memory(p, len, &w, &h, &c, 0));
+        if (!pixels_raw) fail_load(name, std::string("corrupt ") + to_string(info.format) + " data (" + stb_reason() + ")");
+        pixels = pixels_raw.get();
+    }
     if (w != info.width || h != info.height || c != info.channels)
-        fail_load(name, "the decoded size differs from the header's");
+        fail_load(name, "the decoded size (" + std::to_string(w) + " x " + std::to_string(h) + ", " + std::to_string(c) +
+                            " channels) differs from the header's (" + std::to_string(info.width) + " x " +
+                            std::to_string(info.height) + ", " + std::to_string(info.channels) + " channels)");
 
     image img;
     img.source_channels = c;
@@ -316,45 +490,25 @@ inline image load_image_from_memory(const void* data, std::size_t size, const st
         }
     };
     if (info.bits == 16)
-        convert(static_cast<const std::uint16_t*>(pixels_raw.get()), 65535.0f);
+        convert(static_cast<const std::uint16_t*>(pixels), 65535.0f);
     else
-        convert(static_cast<const std::uint8_t*>(pixels_raw.get()), 255.0f);
+        convert(static_cast<const std::uint8_t*>(pixels), 255.0f);
     return img;
 }
 
 namespace image_io_detail {
 
-/// The whole file in memory, with the reason in the error when it cannot be read.
+/// The whole file in memory, with the reason in the error when it cannot be read. Only a regular
+/// file is opened (a named pipe would block), and only one of at most opts.max_file_bytes.
 inline std::vector<unsigned char> read_file(const std::filesystem::path& path, const load_options& opts) {
     const std::string name = path.string();
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status)) fail_load(name, "the file does not exist");
-    if (std::filesystem::is_directory(status)) fail_load(name, "it is a folder, not a file");
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail_load(name, std::string("cannot open the file (") + std::strerror(errno) + ")");
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } guard{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) fail_load(name, std::string("cannot stat the file (") + std::strerror(errno) + ")");
-    if (!S_ISREG(st.st_mode)) fail_load(name, "not a regular file");
-    if (st.st_size > opts.max_file_bytes)
-        fail_load(name, "the file has " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+    auto fail = [&](const std::string& reason) { fail_load(name, reason); };
+    const io::regular_file f = io::regular_file::open(path, fail);
+    if (opts.max_file_bytes < 0 || f.size() > std::uint64_t(opts.max_file_bytes))
+        fail_load(name, "the file has " + std::to_string(f.size()) + " bytes, more than the limit of " +
                             std::to_string(opts.max_file_bytes) + " (load_options::max_file_bytes)");
-    std::vector<unsigned char> bytes(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < bytes.size()) {
-        const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            fail_load(name, std::string("read error (") + std::strerror(errno) + ")");
-        }
-        if (r == 0) break;  // the file shrank while being read
-        got += static_cast<std::size_t>(r);
-    }
-    bytes.resize(got);
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(f.size()));
+    bytes.resize(f.read_at(bytes.data(), bytes.size(), 0, fail));  // a file that shrank: what it held
     return bytes;
 }
 

@@ -8,6 +8,7 @@
 //    "settings": {...the extraction options that shape the faces...},
 //    "complete": false,                   // true once the whole source was read
 //    "frames": [{"index": 0, "time": 0.0, "file": "",        // file: the picture's path (images)
+//                "width": 520, "height": 400,           // the picture's size (pictures only; optional)
 //                "faces": [{"file": "clip_000000_0.png", "box": [l, t, r, b], "score": 1.52,
 //                           "landmarks": [[x, y] x 68], "detected": [[x, y] x 68] (only when
 //                           smoothing moved them), "matrix": [[a, b, c], [d, e, f]], "blur": 85.3}],
@@ -33,6 +34,7 @@
 #include "hourglass/data/transform.hpp"
 #include "hourglass/face/landmarks.hpp"
 #include "hourglass/io/json.hpp"
+#include "hourglass/io/regular_file.hpp"
 
 namespace hg::face {
 
@@ -60,6 +62,7 @@ struct frame_record {
     std::int64_t index = 0;  ///< 0-based frame (video) or picture (folder) number
     double time = 0;         ///< presentation time in seconds (0 for pictures)
     std::string file;        ///< the picture's path relative to the input folder (pictures only)
+    std::int64_t width = 0, height = 0;  ///< the picture's size (pictures only; 0: not recorded)
     std::vector<face_record> faces;
     std::vector<dropped_record> dropped;
 };
@@ -133,6 +136,10 @@ inline io::json to_json(const alignments& a) {
         fj["index"] = f.index;
         fj["time"] = f.time;
         fj["file"] = f.file;
+        if (f.width > 0 && f.height > 0) {
+            fj["width"] = f.width;
+            fj["height"] = f.height;
+        }
         io::json faces = io::json::array();
         for (const auto& r : f.faces) {
             io::json rj = io::json::object();
@@ -187,6 +194,8 @@ inline alignments from_json(const io::json& doc, const std::string& name) {
             previous = f.index;
             f.time = finite_number(fj.at("time"), name, "a frame time");
             f.file = fj.at("file").as_string();
+            if (const auto* w = fj.find("width")) f.width = w->as_int();
+            if (const auto* h = fj.find("height")) f.height = h->as_int();
             for (const auto& rj : fj.at("faces").as_array()) {
                 face_record r;
                 const std::string where = "frame " + std::to_string(f.index) + " face " + std::to_string(f.faces.size());
@@ -236,15 +245,16 @@ inline void write_alignments(const std::filesystem::path& path, const alignments
 }
 
 /// Reads an alignments file: io_error when it cannot be read, format_error when it is not one.
+/// Only a regular file of at most max_alignments_bytes is read (a named pipe is refused, not
+/// waited on).
+inline constexpr std::uint64_t max_alignments_bytes = std::uint64_t(4) << 30;
 inline alignments read_alignments(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open the alignments file " + path.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw io_error("reading the alignments file " + path.string() + " failed");
+    const std::string text = io::read_regular_file<std::string>(path, max_alignments_bytes, [&](const std::string& why) {
+        throw io_error("cannot read the alignments file " + path.string() + ": " + why);
+    });
     io::json doc;
     try {
-        doc = io::json::parse(text.str());
+        doc = io::json::parse(text);
     } catch (const format_error& e) {
         throw format_error("the alignments file " + path.string() + " is not valid JSON (" + e.what() + ")");
     }

@@ -34,8 +34,9 @@ struct frame_patch {
 };
 
 /// The frame pixels a size x size crop covers: the bounding rectangle of the crop's corners (crop
-/// pixel centres 0 and size - 1, widened by one crop pixel for the bilinear reach), clipped to the
-/// frame. Empty when the crop misses the frame.
+/// pixel centres 0 and size - 1, widened by one crop pixel in every direction of the crop for the
+/// bilinear reach, plus one frame pixel), clipped to the frame. Empty when the crop misses the
+/// frame. Any affine matrix: a non-square box (swap/paste.hpp) stretches the crop unevenly.
 inline void crop_region(const data::affine2& frame_to_crop, std::int64_t size, std::int64_t frame_h, std::int64_t frame_w,
                         std::int64_t& x0, std::int64_t& y0, std::int64_t& x1, std::int64_t& y1) {
     const crop_box box = crop_in_frame(frame_to_crop, size);
@@ -46,11 +47,13 @@ inline void crop_region(const data::affine2& frame_to_crop, std::int64_t size, s
         lo_y = std::min(lo_y, c.y());
         hi_y = std::max(hi_y, c.y());
     }
-    const double reach = box.pixel_size + 1.0;
-    x0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(lo_x - reach)));
-    y0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(lo_y - reach)));
-    x1 = std::min<std::int64_t>(frame_w, static_cast<std::int64_t>(std::ceil(hi_x + reach)) + 1);
-    y1 = std::min<std::int64_t>(frame_h, static_cast<std::int64_t>(std::ceil(hi_y + reach)) + 1);
+    // One crop pixel along both crop axes, in frame pixels: |inverse| applied to (1, 1).
+    const data::affine2 inv = data::inverse(frame_to_crop);
+    const double reach_x = std::abs(inv.a) + std::abs(inv.b) + 1.0, reach_y = std::abs(inv.d) + std::abs(inv.e) + 1.0;
+    x0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(lo_x - reach_x)));
+    y0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(lo_y - reach_y)));
+    x1 = std::min<std::int64_t>(frame_w, static_cast<std::int64_t>(std::ceil(hi_x + reach_x)) + 1);
+    y1 = std::min<std::int64_t>(frame_h, static_cast<std::int64_t>(std::ceil(hi_y + reach_y)) + 1);
 }
 
 /// Warps `crop_rgb` ([S, S, 3]) and `crop_mask` ([S, S, 1], or undefined: ones) into `frame`'s

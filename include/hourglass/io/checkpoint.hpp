@@ -34,23 +34,30 @@
 //   a CRC mismatch naming the tensor (or the optimizer state, or the whole file), bytes after the
 //   end, a header that is not a JSON object. The per-part CRCs are checked as the parts are read,
 //   the whole-file CRC (which also covers the header and every length) after the last part, and
-//   the header is parsed only once every checksum matched.
+//   the header is parsed only once every checksum matched. Names from the file are quoted escaped
+//   in messages (hg::quoted): a name holding a NUL or control bytes cannot cut or garble them.
 // - save_checkpoint_file writes atomically through data::write_file_atomic (temporary file in the
 //   same folder, fsync, rename, fsync of the folder): a failure (full disk, no permission, missing
-//   folder) is an io_error and leaves any previous file unchanged. load_checkpoint_file reads the
-//   whole file (io_error when it cannot be read) and decodes it.
+//   folder) is an io_error and leaves any previous file unchanged. load_checkpoint_file opens only
+//   a regular file (a named pipe or a device is an io_error at once, never waited on) and reads it
+//   part by part as its lengths declare them, each checked against the file's size first: a
+//   foreign, damaged or sparse file of any size costs what the walk reaches, not its size in
+//   memory, and running out of memory for what a file declares is an io_error, not std::bad_alloc.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <new>
 #include <limits>
 #include <set>
 #include <string>
@@ -59,11 +66,13 @@
 #include <vector>
 
 #include "hourglass/core/error.hpp"
+#include "hourglass/core/quote.hpp"
 #include "hourglass/core/shape.hpp"
 #include "hourglass/core/tensor.hpp"
 #include "hourglass/data/image_io.hpp"
 #include "hourglass/io/crc32.hpp"
 #include "hourglass/io/json.hpp"
+#include "hourglass/io/regular_file.hpp"
 
 namespace hg::io {
 
@@ -128,10 +137,76 @@ private:
     unsigned char* p_;
 };
 
-/// Reads the format with every length checked against what is left before it is used.
+/// Where the reader takes its bytes from: a buffer in memory, or a regular file read piece by
+/// piece as the format asks for it. From a file nothing is read or allocated beyond what the
+/// lengths already checked against the file's size declare, so a huge or sparse file costs only
+/// the parts the walk reaches (a foreign 64 GiB file: 8 bytes).
+class byte_source {
+public:
+    explicit byte_source(std::string_view bytes) : mem_(bytes), size_(bytes.size()) {}
+    explicit byte_source(const regular_file& f) : file_(&f), size_(f.size()) {}
+
+    std::uint64_t size() const { return size_; }
+    bool in_memory() const { return file_ == nullptr; }
+
+    /// n bytes from `at`; the view stays valid until drop() or the source's end. Fewer bytes than
+    /// asked (a file that shrank) is reported to `shrank(bytes_got)`.
+    template <class Fail, class Shrank>
+    std::string_view take(std::uint64_t at, std::size_t n, Fail&& fail, Shrank&& shrank) {
+        if (!file_) return mem_.substr(static_cast<std::size_t>(at), n);
+        std::string& chunk = chunks_.emplace_back(n, '\0');
+        const std::size_t got = file_->read_at(chunk.data(), n, at, fail);
+        if (got != n) shrank(at + got);
+        return chunk;
+    }
+    /// Frees the bytes of the last take() (a tensor's data, once copied into its tensor).
+    void drop_last() {
+        if (!chunks_.empty()) chunks_.pop_back();
+    }
+    /// The CRC-32 of the first n bytes and the u32 stored after them, or false when they cannot be
+    /// read; from a file, streamed through a small buffer.
+    bool prefix_crc(std::uint64_t n, std::uint32_t& crc, std::uint32_t& stored) const {
+        unsigned char tail[4];
+        if (!file_) {
+            crc = crc32(mem_.substr(0, static_cast<std::size_t>(n)));
+            std::memcpy(tail, mem_.data() + n, 4);
+        } else {
+            std::vector<char> buffer(std::size_t(1) << 20);
+            crc = 0;
+            auto ignore = [](const std::string&) {};
+            for (std::uint64_t at = 0; at < n;) {
+                const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), n - at));
+                try {
+                    if (file_->read_at(buffer.data(), want, at, ignore) != want) return false;
+                } catch (const error&) {
+                    return false;
+                }
+                crc = crc32(buffer.data(), want, crc);
+                at += want;
+            }
+            try {
+                if (file_->read_at(tail, 4, n, ignore) != 4) return false;
+            } catch (const error&) {
+                return false;
+            }
+        }
+        stored = 0;
+        for (std::size_t k = 0; k < 4; ++k) stored |= std::uint32_t(tail[k]) << (8 * k);
+        return true;
+    }
+
+private:
+    std::string_view mem_;
+    const regular_file* file_ = nullptr;
+    std::uint64_t size_ = 0;
+    std::deque<std::string> chunks_;  // stable addresses for the views handed out
+};
+
+/// Reads the format with every length checked against what is left before it is used, and keeps
+/// the CRC-32 of every byte read so far (the whole-file checksum needs no second pass).
 class reader {
 public:
-    reader(std::string_view bytes, const std::string& what) : b_(bytes), what_(what) {}
+    reader(byte_source& source, const std::string& what) : src_(source), what_(what) {}
 
     /// A structural failure; says too whether the final CRC-32 matches, which tells a damaged file
     /// (a flipped length, an odd element type) from one that another writer made that way.
@@ -139,42 +214,59 @@ public:
     [[noreturn]] void fail_plain(const std::string& reason) const {
         throw format_error("checkpoint '" + what_ + "': " + reason);
     }
+    /// Files larger than this are not read through a second time just to word an error message.
+    static constexpr std::uint64_t damage_note_limit = std::uint64_t(16) << 30;
     std::string damage_note() const {
-        if (b_.size() < 4) return "";
-        const std::size_t n = b_.size() - 4;
-        std::uint32_t stored = 0;
-        for (std::size_t k = 0; k < 4; ++k) stored |= std::uint32_t(static_cast<unsigned char>(b_[n + k])) << (8 * k);
-        return crc32(b_.substr(0, n)) == stored
+        if (src_.size() < 4 || src_.size() > damage_note_limit) return "";
+        std::uint32_t crc = 0, stored = 0;
+        if (!src_.prefix_crc(src_.size() - 4, crc, stored)) return "";
+        return crc == stored
                    ? std::string()
                    : " (the file's final CRC-32 does not match its contents either: the file is damaged or cut short)";
     }
-    std::size_t pos() const { return pos_; }
-    std::size_t left() const { return b_.size() - pos_; }
+    std::uint64_t size() const { return src_.size(); }
+    std::size_t pos() const { return static_cast<std::size_t>(pos_); }
+    std::uint64_t left() const { return src_.size() - pos_; }
+    /// The CRC-32 of every byte read so far.
+    std::uint32_t running_crc() const { return crc_; }
     /// n more bytes must be there for `reading`; otherwise the file is truncated (say where).
     void need(std::uint64_t n, const std::string& reading) const {
-        if (n > left())
-            fail("truncated: the file ends at byte " + std::to_string(b_.size()) + " while reading " + reading +
-                 " at byte " + std::to_string(pos_) + " (" + std::to_string(n) + " bytes needed, " +
-                 std::to_string(left()) + " left)");
+        if (n > left()) truncated(src_.size(), n, reading);
     }
     template <class U>
     U le(const std::string& reading) {
-        need(sizeof(U), reading);
+        const std::string_view b = bytes(sizeof(U), reading);
         std::uint64_t v = 0;
-        for (std::size_t k = 0; k < sizeof(U); ++k)
-            v |= std::uint64_t(static_cast<unsigned char>(b_[pos_ + k])) << (8 * k);
-        pos_ += sizeof(U);
+        for (std::size_t k = 0; k < sizeof(U); ++k) v |= std::uint64_t(static_cast<unsigned char>(b[k])) << (8 * k);
+        if (!src_.in_memory()) src_.drop_last();
         return static_cast<U>(v);
     }
     std::string_view bytes(std::uint64_t n, const std::string& reading) {
         need(n, reading);
-        const std::string_view v = b_.substr(pos_, static_cast<std::size_t>(n));
-        pos_ += static_cast<std::size_t>(n);
+        auto io_fail = [&](const std::string& reason) {
+            throw io_error("checkpoint: cannot load '" + what_ + "': " + reason);
+        };
+        auto shrank = [&](std::uint64_t end) { truncated(end, n, reading + " (the file shrank while being read)"); };
+        const std::string_view v = src_.take(pos_, static_cast<std::size_t>(n), io_fail, shrank);
+        crc_ = crc32(v, crc_);
+        pos_ += n;
         return v;
     }
+    /// The next n bytes (at most what is left), without moving on or counting them in the CRC.
+    std::string_view peek(std::size_t n) {
+        auto io_fail = [&](const std::string& reason) {
+            throw io_error("checkpoint: cannot load '" + what_ + "': " + reason);
+        };
+        const std::uint64_t at = pos_;
+        auto shrank = [&](std::uint64_t end) { truncated(end, n, "the start of the file"); };
+        const std::string_view v = src_.take(at, static_cast<std::size_t>(std::min<std::uint64_t>(n, left())), io_fail, shrank);
+        return v;
+    }
+    /// Frees the bytes of the last bytes() call (from a file; in memory there is nothing to free).
+    void release_last() { src_.drop_last(); }
     /// A length field: more than is left can only come from a damaged or cut file.
     std::uint64_t length(const std::string& of) {
-        const std::size_t at = pos_;
+        const std::uint64_t at = pos_;
         const auto n = le<std::uint64_t>("the length of " + of);
         if (n > left())
             fail("the length of " + of + " at byte " + std::to_string(at) + " is " + std::to_string(n) +
@@ -182,20 +274,27 @@ public:
                  " bytes left in the file: the file is truncated or corrupt");
         return n;
     }
-    void check_crc(std::string_view data, const std::string& of) {
-        const std::size_t at = pos_;
+    /// Reads a stored CRC-32 and compares it with `computed`.
+    void check_crc(std::uint32_t computed, const std::string& of) {
+        const std::uint64_t at = pos_;
         const auto stored = le<std::uint32_t>("the CRC-32 of " + of);
-        const std::uint32_t computed = crc32(data);
         if (stored != computed)
             fail_plain("CRC mismatch in " + of + " (stored " + hex32(stored) + " at byte " + std::to_string(at) +
                        ", computed " + hex32(computed) + "): the file is corrupt");
     }
-    std::string_view all() const { return b_; }
+    void check_crc(std::string_view data, const std::string& of) { check_crc(crc32(data), of); }
 
 private:
-    std::string_view b_;
+    [[noreturn]] void truncated(std::uint64_t end, std::uint64_t n, const std::string& reading) const {
+        fail("truncated: the file ends at byte " + std::to_string(end) + " while reading " + reading + " at byte " +
+             std::to_string(pos_) + " (" + std::to_string(n) + " bytes needed, " +
+             std::to_string(end > pos_ ? end - pos_ : 0) + " left)");
+    }
+
+    byte_source& src_;
     const std::string& what_;
-    std::size_t pos_ = 0;
+    std::uint64_t pos_ = 0;
+    std::uint32_t crc_ = 0;
 };
 
 inline shape make_shape(const std::int64_t* d, std::uint32_t rank) {
@@ -289,13 +388,16 @@ inline std::string encode_checkpoint(const checkpoint& c) {
     return out;
 }
 
-/// Decodes the bytes of a checkpoint file; `what` (the file name) appears in every message.
-inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& what) {
+namespace checkpoint_detail {
+
+/// The decoder proper, on either kind of byte source.
+inline checkpoint decode_from(reader& r) {
     namespace fmt = checkpoint_format;
-    checkpoint_detail::reader r(bytes, what);
-    if (bytes.empty()) r.fail_plain("the file is empty");
-    const std::size_t head = std::min<std::size_t>(bytes.size(), 8);
-    if (std::memcmp(bytes.data(), fmt::magic, head) != 0)
+    if (r.size() == 0) r.fail_plain("the file is empty");
+    // The magic is compared on what there is of it first: a short foreign file is "not a
+    // checkpoint", a short start of a checkpoint is "truncated".
+    const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(r.size(), 8));
+    if (std::memcmp(r.peek(head).data(), fmt::magic, head) != 0)
         r.fail_plain("not an hourglass checkpoint (the file does not start with \"HGCKPT\")");
     r.bytes(8, "the magic number");
     const auto version = r.le<std::uint32_t>("the format version");
@@ -322,9 +424,8 @@ inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& w
             r.fail("the name length of " + index + " is " + std::to_string(name_len) +
                    " (1 to 65535 allowed): the file is corrupt");
         const std::string_view name = r.bytes(name_len, "the name of " + index);
-        const std::string who = "tensor '" + std::string(name) + "'";
-        if (!names.insert(name).second)
-            r.fail("two tensors are named '" + std::string(name) + "': the file is corrupt");
+        const std::string who = "tensor " + hg::quoted(name);
+        if (!names.insert(name).second) r.fail("two tensors are named " + hg::quoted(name) + ": the file is corrupt");
         const auto rank = r.le<std::uint32_t>("the rank of " + who);
         if (rank > std::uint32_t(fmt::max_rank))
             r.fail(who + " has rank " + std::to_string(rank) + ", more than the supported 4: the file is corrupt");
@@ -354,7 +455,7 @@ inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& w
         const std::string_view data = r.bytes(data_len, "the data of " + who);
         r.check_crc(data, "the data of " + who);
         // Only now, with the length matched against the file and the bytes verified, allocate.
-        tensor t = tensor::empty(checkpoint_detail::make_shape(dims, rank));
+        tensor t = tensor::empty(make_shape(dims, rank));
         if constexpr (std::endian::native == std::endian::little) {
             if (data_len) std::memcpy(t.data(), data.data(), data.size());
         } else {
@@ -365,12 +466,12 @@ inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& w
                 t.data()[e] = std::bit_cast<float>(u);
             }
         }
+        r.release_last();  // the file's copy of the data, now in the tensor
         c.tensors.emplace_back(std::string(name), std::move(t));
     }
     const std::string_view state = r.bytes(r.length("the optimizer state"), "the optimizer state");
     r.check_crc(state, "the optimizer state");
-    const std::string_view covered = bytes.substr(0, r.pos());
-    r.check_crc(covered, "the whole file (header and lengths included)");
+    r.check_crc(r.running_crc(), "the whole file (header and lengths included)");
     if (r.left() != 0)
         r.fail(std::to_string(r.left()) + " unexpected bytes after the end of the checkpoint at byte " +
                std::to_string(r.pos()));
@@ -385,6 +486,15 @@ inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& w
     return c;
 }
 
+}  // namespace checkpoint_detail
+
+/// Decodes the bytes of a checkpoint file; `what` (the file name) appears in every message.
+inline checkpoint decode_checkpoint(std::string_view bytes, const std::string& what) {
+    checkpoint_detail::byte_source source(bytes);
+    checkpoint_detail::reader r(source, what);
+    return checkpoint_detail::decode_from(r);
+}
+
 /// Writes `c` to `path` atomically; value_error/device_error as encode_checkpoint (nothing written),
 /// io_error when the file cannot be written (any previous file at `path` stays as it was).
 inline void save_checkpoint_file(const std::filesystem::path& path, const checkpoint& c) {
@@ -393,37 +503,24 @@ inline void save_checkpoint_file(const std::filesystem::path& path, const checkp
     checkpoint_detail::write_atomic(path, bytes);
 }
 
-/// Reads and decodes the checkpoint file at `path`: io_error when it cannot be read,
-/// format_error when it is not a valid checkpoint.
+/// Reads and decodes the checkpoint file at `path`: io_error when it cannot be read (missing, not
+/// a regular file, a read error, not enough memory for what it declares), format_error when it is
+/// not a valid checkpoint. Only a regular file is opened (a named pipe is refused, never waited on),
+/// and it is read part by part as the format's lengths, each checked against the file's size,
+/// declare them: what is read is capped by what the file declares, never the whole of a foreign,
+/// damaged or sparse file.
 inline checkpoint load_checkpoint_file(const std::filesystem::path& path) {
     const std::string name = path.string();
     auto fail = [&](const std::string& reason) { throw io_error("checkpoint: cannot load '" + name + "': " + reason); };
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (!std::filesystem::exists(status)) fail("the file does not exist");
-    if (std::filesystem::is_directory(status)) fail("it is a folder, not a file");
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(std::string("cannot open the file (") + std::strerror(errno) + ")");
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } guard{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) fail(std::string("cannot stat the file (") + std::strerror(errno) + ")");
-    if (!S_ISREG(st.st_mode)) fail("not a regular file");
-    std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < bytes.size()) {
-        const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            fail(std::string("read error (") + std::strerror(errno) + ")");
-        }
-        if (n == 0) break;  // the file shrank while being read: decoding reports the truncation
-        got += static_cast<std::size_t>(n);
+    const regular_file file = regular_file::open(path, fail);
+    checkpoint_detail::byte_source source(file);
+    checkpoint_detail::reader r(source, name);
+    try {
+        return checkpoint_detail::decode_from(r);
+    } catch (const std::bad_alloc&) {
+        fail("not enough memory for what the file declares (" + std::to_string(file.size()) + " bytes in all)");
     }
-    bytes.resize(got);
-    return decode_checkpoint(bytes, name);
+    return {};  // not reached: fail throws
 }
 
 }  // namespace hg::io

@@ -20,7 +20,8 @@
 //   disk is full) is an io_error naming the file and the reason, and model.hgc and
 //   model.backup.hgc are left exactly as they were. A checkpoint with non-finite weights is a
 //   value_error before anything is written (encode_checkpoint).
-// load(): model.hgc; if it cannot be loaded (missing, truncated, corrupt), model.backup.hgc, with
+// load(): model.hgc; if it cannot be loaded for any reason (missing, truncated, corrupt, not a
+//   regular file, too large for memory: any exception), model.backup.hgc, with
 //   a warning naming the current file and why it failed (warnings() collects them across calls;
 //   nothing is printed). If both fail: format_error naming both files and both reasons; if neither
 //   file exists: io_error.
@@ -38,7 +39,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -100,10 +103,13 @@ public:
     /// The current checkpoint, or the backup when the current cannot be loaded (with a warning).
     checkpoint load() {
         std::string current_reason, backup_reason;
+        // Any failure of a file, not only the library's own errors (std::bad_alloc, a filesystem
+        // error), moves on to the next file: a current that cannot be loaded must never hide a good
+        // backup.
         try {
             return load_checkpoint_file(current_path());
-        } catch (const error& e) {
-            current_reason = e.what();
+        } catch (const std::exception& e) {
+            current_reason = describe(e);
         }
         try {
             checkpoint c = load_checkpoint_file(backup_path());
@@ -111,8 +117,8 @@ public:
                                 "' could not be loaded (" + current_reason + "); loaded the backup '" +
                                 backup_path().string() + "' instead");
             return c;
-        } catch (const error& e) {
-            backup_reason = e.what();
+        } catch (const std::exception& e) {
+            backup_reason = describe(e);
         }
         std::error_code ec;
         if (!std::filesystem::exists(current_path(), ec) && !std::filesystem::exists(backup_path(), ec))
@@ -128,6 +134,13 @@ public:
     const std::vector<std::string>& warnings() const { return warnings_; }
 
 private:
+    /// The message of a failure, with the kind of a non-library exception said.
+    static std::string describe(const std::exception& e) {
+        if (dynamic_cast<const error*>(&e)) return e.what();
+        if (dynamic_cast<const std::bad_alloc*>(&e)) return std::string("out of memory (") + e.what() + ")";
+        return std::string("unexpected failure: ") + e.what();
+    }
+
     [[noreturn]] static void fail_rename(const std::filesystem::path& from, const std::filesystem::path& to, int err,
                                          const std::string& state) {
         throw io_error("checkpoint_store: cannot rename '" + from.string() + "' to '" + to.string() + "' (" +

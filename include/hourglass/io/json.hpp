@@ -4,11 +4,16 @@
 // dump() writes compact text (no whitespace); doubles in the shortest form that reads back to the same
 // bits, always with a '.' or an exponent so they stay doubles; a NaN or infinity is a value_error
 // (JSON has no spelling for them). parse() follows RFC 8259 strictly (no comments, no trailing
-// commas, no leading zeros, no duplicate keys, nesting at most 256 deep) and reports malformed
-// text as hg::format_error with the byte offset and the reason. An integer literal outside int64
-// is read as a double. Reading a value as the wrong type is a format_error naming both types.
+// commas, no leading zeros, no duplicate keys, strings in valid UTF-8, nesting at most 256 deep)
+// and reports malformed text as hg::format_error with the byte offset and the reason (a key in a
+// message is quoted escaped, hg::quoted). Numbers: an integer literal outside int64 is read as a
+// double; a number too small for a double (1e-400) is read as zero of its sign, which RFC 8259
+// section 6 allows and every IEEE parser does; one too large (1e400) is refused, since a double
+// could only hold it as an infinity that JSON cannot write back. Reading a value as the wrong type
+// is a format_error naming both types.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "hourglass/core/error.hpp"
+#include "hourglass/core/quote.hpp"
 
 namespace hg::io {
 
@@ -268,7 +274,7 @@ private:
                 std::string key = string();
                 if (!seen.insert(key).second) {
                     pos = key_pos;
-                    fail("duplicate key \"" + key + "\"");
+                    fail("duplicate key " + hg::quoted(key, '"'));
                 }
                 expect(':', "':' after an object key");
                 json v = value(depth + 1);
@@ -320,8 +326,13 @@ private:
                 if (static_cast<unsigned char>(c) < 0x20)
                     fail("unescaped control character " + describe_here() + " in a string");
                 if (c != '\\') {
-                    out += c;
-                    ++pos;
+                    // RFC 8259 section 8.1: the text is UTF-8. A byte that does not start a valid
+                    // sequence (a stray continuation, an overlong form, a surrogate, past U+10FFFF)
+                    // is refused, so every string read here is valid UTF-8.
+                    const std::size_t n = quote_detail::utf8_sequence(s, pos);
+                    if (n == 0) fail("invalid UTF-8 (" + describe_here() + ") in a string");
+                    out.append(s.substr(pos, n));
+                    pos += n;
                     continue;
                 }
                 if (++pos >= s.size()) fail("unterminated escape in a string");
@@ -355,6 +366,35 @@ private:
             }
         }
         bool digit() const { return !at_end() && peek() >= '0' && peek() <= '9'; }
+        /// Whether a number literal (already checked against the grammar) is below 1 in magnitude,
+        /// i.e. from_chars found it out of range because it underflows, not because it overflows.
+        /// Its decimal exponent is that of the first non-zero digit plus the written exponent.
+        static bool underflows(const char* first, const char* last) {
+            const char* p = first + (*first == '-');
+            long long magnitude = 0;  // decimal exponent of the first non-zero digit, before 'e'
+            bool found = false;
+            long long int_digits = 0;
+            for (; p != last && *p >= '0' && *p <= '9'; ++p) {
+                if (found) ++int_digits;
+                else if (*p != '0') found = true, int_digits = 1;
+            }
+            if (found) magnitude = int_digits - 1;
+            if (p != last && *p == '.') {
+                ++p;
+                for (long long k = 1; p != last && *p >= '0' && *p <= '9'; ++p, ++k)
+                    if (!found && *p != '0') found = true, magnitude = -k;
+            }
+            if (!found) return true;  // all zeros: zero
+            long long exponent = 0;
+            if (p != last && (*p == 'e' || *p == 'E')) {
+                ++p;
+                const bool negative = *p == '-';
+                if (*p == '-' || *p == '+') ++p;
+                for (; p != last; ++p) exponent = std::min<long long>(exponent * 10 + (*p - '0'), 1000000000LL);
+                if (negative) exponent = -exponent;
+            }
+            return magnitude + exponent < 0;
+        }
         json number() {
             const std::size_t start = pos;
             if (peek() == '-') ++pos;
@@ -385,6 +425,8 @@ private:
             }
             double d = 0;
             const auto r = std::from_chars(first, last, d);
+            if (r.ec == std::errc::result_out_of_range && r.ptr == last && underflows(first, last))
+                return json(*first == '-' ? -0.0 : 0.0);  // nearer to zero than the least subnormal
             if (r.ec != std::errc() || r.ptr != last) {
                 pos = start;
                 fail("the number " + std::string(first, last) + " is out of the range of a double");

@@ -66,6 +66,9 @@ public:
     }
 
     const math::conv2d_dims& dims() const { return dims_; }
+    /// The filter [Filters, Kernel, Kernel, C] (KRSC) and bias [Filters] (views of the parameters).
+    const tensor_type& weight() const { return w_; }
+    const tensor_type& bias() const { return b_; }
 
 private:
     math::conv2d_dims dims_for(const tensor_type& x) const {

@@ -44,6 +44,10 @@ public:
         if (dx) ops::dense_backward_data(be, n, features_, Units, dy, w_, *dx);
     }
 
+    /// The weights [Units, in] and bias [Units] (views of the parameters).
+    const tensor_type& weight() const { return w_; }
+    const tensor_type& bias() const { return b_; }
+
 private:
     std::string name_;
     shape in_;

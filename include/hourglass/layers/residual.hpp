@@ -56,6 +56,10 @@ public:
         if (dx) ops::axpy(be, T(1), ds_, *dx);
     }
 
+    /// The two 3x3 convolutions, in order (for exporters and estimators that walk the layers).
+    const auto& first() const { return conv1_; }
+    const auto& second() const { return conv2_; }
+
 private:
     void ensure_buffers(B& be, const shape& s) {
         if (a_.defined() && a_.shape() == s) return;

@@ -5,8 +5,9 @@
 // the model's learned mask, or the whole crop), erode and feather it, warp the swapped face and the
 // mask back into the frame with the inverse matrix (face/paste_back.hpp), match the face's colours
 // to the frame's inside the mask (face/color_transfer.hpp), optionally blend it seamlessly
-// (Poisson, face/poisson_blend.hpp) and sharpen it (face/sharpen.hpp), and composite it. Faces of
-// one call are swapped as one batch. Frame pixels outside every mask keep their exact values.
+// (Poisson, face/poisson_blend.hpp) and sharpen it (face/sharpen.hpp), and composite it
+// (paste_back(), which `swap --blend/--boxes` uses too). Faces of one call are swapped as one
+// batch. Frame pixels outside every mask keep their exact values.
 #pragma once
 
 #include <algorithm>
@@ -81,6 +82,45 @@ using swap_function = std::function<tensor(const tensor& faces)>;
 inline data::affine2 rescale_crop_matrix(const data::affine2& m, std::int64_t from, std::int64_t to) {
     const double k = double(to) / double(from), shift = 0.5 * k - 0.5;
     return {k * m.a, k * m.b, k * m.c + shift, k * m.d, k * m.e, k * m.f + shift};
+}
+
+/// Pastes one swapped face into its frame: warps `face` ([S, S, 3] in [0, 1]) and its `mask`
+/// ([S, S, 1] in [0, 1], in crop pixels, already eroded and feathered) into `frame` through the
+/// inverse of `frame_to_crop` (the matrix the face was cut out with; face/paste_back.hpp), matches
+/// the face's colours to the frame's inside the mask (`o.color`), blends it in the gradient domain
+/// (`o.seamless`) and sharpens it (`o.sharpen`), then composites it through the mask. Frame pixels
+/// where the warped mask is 0 keep their exact values. Returns how many frame pixels the mask
+/// reaches (0: the face misses the frame, or its mask sums to at most half a pixel there, and
+/// nothing was changed). The convert step and `hourglass-swap swap --blend/--boxes` both paste
+/// through this function.
+inline std::int64_t paste_back(tensor& frame, const tensor& face, const tensor& mask, const data::affine2& frame_to_crop,
+                               const convert_options& o) {
+    face::frame_patch p = face::warp_to_frame(frame, face, mask, frame_to_crop);
+    if (p.empty()) return 0;
+    double mask_sum = 0;
+    std::int64_t reached = 0;
+    for (std::int64_t q = 0; q < p.mask.numel(); ++q) {
+        mask_sum += p.mask.data()[q];
+        reached += p.mask.data()[q] > 0.0f;
+    }
+    if (!(mask_sum > 0.5)) return 0;  // nothing of the mask reaches the frame
+    tensor face_rgb = p.rgb;
+    if (o.color != face::color_mode::none)
+        face_rgb = face::match_colors(face_rgb, p.original, p.mask, o.color, face::color_region::mask_box);
+    if (o.seamless) {
+        // Poisson needs a boundary: only when the mask's hard part leaves a frame border around it.
+        bool interior = false, touches_edge = false;
+        for (std::int64_t y = 0; y < p.height; ++y)
+            for (std::int64_t x = 0; x < p.width; ++x)
+                if (p.mask.data()[y * p.width + x] > 0.5f) {
+                    interior = true;
+                    if (x == 0 || y == 0 || x == p.width - 1 || y == p.height - 1) touches_edge = true;
+                }
+        if (interior && !touches_edge) face_rgb = face::poisson_blend(face_rgb, p.original, p.mask);
+    }
+    if (o.sharpen > 0) face_rgb = face::unsharp_mask(face_rgb, o.sharpen, o.sharpen_sigma, p.mask);
+    face::composite(frame, p, face_rgb, p.mask);
+    return reached;
 }
 
 class frame_converter {
@@ -188,27 +228,7 @@ private:
         const float* s = swapped.data() + k * out_ * out_ * c;
         for (std::int64_t q = 0; q < out_ * out_; ++q)
             for (int ch = 0; ch < 3; ++ch) rgb.data()[q * 3 + ch] = std::clamp(s[q * c + ch], 0.0f, 1.0f);
-        const tensor mask = crop_mask(r, m, swapped, k);
-        face::frame_patch p = face::warp_to_frame(frame, rgb, mask, m);
-        if (p.empty()) return;
-        double mask_sum = 0;
-        for (std::int64_t q = 0; q < p.mask.numel(); ++q) mask_sum += p.mask.data()[q];
-        if (!(mask_sum > 0.5)) return;  // nothing of the mask reaches the frame
-        tensor face_rgb = p.rgb;
-        if (o_.color != face::color_mode::none) face_rgb = face::match_colors(face_rgb, p.original, p.mask, o_.color);
-        if (o_.seamless) {
-            // Poisson needs a boundary: only when the mask's hard part leaves a frame border around it.
-            bool interior = false, touches_edge = false;
-            for (std::int64_t y = 0; y < p.height; ++y)
-                for (std::int64_t x = 0; x < p.width; ++x)
-                    if (p.mask.data()[y * p.width + x] > 0.5f) {
-                        interior = true;
-                        if (x == 0 || y == 0 || x == p.width - 1 || y == p.height - 1) touches_edge = true;
-                    }
-            if (interior && !touches_edge) face_rgb = face::poisson_blend(face_rgb, p.original, p.mask);
-        }
-        if (o_.sharpen > 0) face_rgb = face::unsharp_mask(face_rgb, o_.sharpen, o_.sharpen_sigma, p.mask);
-        face::composite(frame, p, face_rgb, p.mask);
+        paste_back(frame, rgb, crop_mask(r, m, swapped, k), m, o_);
     }
 
     convert_options o_;

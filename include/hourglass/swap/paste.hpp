@@ -1,12 +1,13 @@
-// Pasting swapped faces back into pictures (hourglass-swap swap --blend): the feathered elliptical
-// mask for models without a mask head, mean-colour matching inside the mask, and placing a face
-// crop into a larger frame at a box (position, size, rotation) read from a boxes file.
+// Pasting swapped faces back into pictures (hourglass-swap swap --blend and --boxes): the feathered
+// elliptical mask for models without a mask head, and placing a face crop into a larger frame at a
+// box (position, size, rotation) read from a boxes file.
 //
 // A crop is taken to be the square (or rectangular) region of its frame with top-left corner
 // (x, y), size w x h, rotated by `angle` degrees about its centre (counter-clockwise in the picture,
-// i.e. the crop's axes are the frame's axes turned by the angle). Pasting maps every frame pixel of
-// that region back into crop coordinates (the inverse similarity transform) and samples the swapped
-// face and the mask bilinearly there: one formula for scaling, rotation and sub-pixel position.
+// i.e. the crop's axes are the frame's axes turned by the angle). box_matrix() turns a box into the
+// frame-to-crop matrix of that crop, and paste_face() pastes through the convert step's own
+// warp-and-paste (swap/convert.hpp paste_back: bilinear warp through the inverse matrix, mean-colour
+// matching under the mask, compositing), so --boxes, --blend and convert share one code path.
 #pragma once
 
 #include <algorithm>
@@ -21,7 +22,10 @@
 
 #include "hourglass/core/error.hpp"
 #include "hourglass/core/tensor.hpp"
-#include "hourglass/cpu/backend.hpp"
+#include "hourglass/data/resize.hpp"
+#include "hourglass/data/transform.hpp"
+#include "hourglass/swap/convert.hpp"
+#include "hourglass/io/regular_file.hpp"
 
 namespace hg::swap {
 
@@ -40,25 +44,6 @@ inline hg::tensor elliptical_mask(std::int64_t h, std::int64_t w) {
     return m;
 }
 
-/// Pastes `face` (the frame's size) into `frame` through `mask` after shifting the face's mean
-/// colour inside the mask to the frame's.
-inline hg::tensor blend_into(const hg::tensor& frame, const hg::tensor& face, const hg::tensor& mask) {
-    const std::int64_t px = frame.shape()[0] * frame.shape()[1];
-    double sf[3] = {0, 0, 0}, ss[3] = {0, 0, 0}, sm = 0;
-    for (std::int64_t p = 0; p < px; ++p) {
-        sm += mask[p];
-        for (int c = 0; c < 3; ++c) sf[c] += mask[p] * frame[p * 3 + c], ss[c] += mask[p] * face[p * 3 + c];
-    }
-    auto out = hg::tensor::empty(frame.shape());
-    for (std::int64_t p = 0; p < px; ++p)
-        for (int c = 0; c < 3; ++c) {
-            const double shift = sm > 0 ? (sf[c] - ss[c]) / sm : 0.0;
-            const double f = std::clamp(face[p * 3 + c] + shift, 0.0, 1.0);
-            out[p * 3 + c] = static_cast<float>(mask[p] * f + (1.0 - mask[p]) * frame[p * 3 + c]);
-        }
-    return out;
-}
-
 /// Where a face crop came from in its frame.
 struct face_box {
     std::string crop;              ///< the crop's file name (as in --input)
@@ -73,8 +58,10 @@ struct face_box {
 /// skipped. A relative frame path is relative to the boxes file's folder. Throws hg::io_error when
 /// the file cannot be read and hg::value_error naming the file, the line and the field otherwise.
 inline std::vector<face_box> read_boxes(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    if (!in) throw hg::io_error("cannot read the boxes file " + file.string());
+    // Read whole first (a regular file only: a named pipe would block) and parsed from memory.
+    std::istringstream in(io::read_regular_file<std::string>(file, std::uint64_t(1) << 30, [&](const std::string& why) {
+        throw hg::io_error("cannot read the boxes file " + file.string() + ": " + why);
+    }));
     std::vector<face_box> boxes;
     std::string line;
     std::int64_t number = 0;
@@ -125,78 +112,37 @@ inline std::vector<face_box> read_boxes(const std::filesystem::path& file) {
     return boxes;
 }
 
-/// Bilinear sample of channel c of an [h, w, channels] image at continuous pixel coordinates
-/// (u, v) (pixel centres at +0.5), clamped to the border.
-inline double sample_bilinear(const hg::tensor& img, std::int64_t channels, std::int64_t c, double u, double v) {
-    const std::int64_t h = img.shape()[0], w = img.shape()[1];
-    const double fx = std::clamp(u - 0.5, 0.0, double(w - 1)), fy = std::clamp(v - 0.5, 0.0, double(h - 1));
-    const auto x0 = static_cast<std::int64_t>(fx), y0 = static_cast<std::int64_t>(fy);
-    const std::int64_t x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-    const double ax = fx - double(x0), ay = fy - double(y0);
-    auto at = [&](std::int64_t y, std::int64_t x) { return double(img[(y * w + x) * channels + c]); };
-    return (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) + ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
-}
-
-/// Pastes a swapped face crop ([fh, fw, 3] in [0, 1]) into `frame` ([H, W, 3], modified in place)
-/// at `box`, through `mask` ([mh, mw, 1], the crop's mask at any size), after shifting the face's
-/// mean colour under the mask to the frame's mean colour under the same mask. Frame pixels outside
-/// the (rotated) box are left exactly as they were; a box partly outside the frame is clipped.
-/// Returns the number of frame pixels the mask touched (0 when the box misses the frame).
-inline std::int64_t paste_face(hg::tensor& frame, const hg::tensor& face, const hg::tensor& mask, const face_box& box) {
-    const std::int64_t H = frame.shape()[0], W = frame.shape()[1];
-    const std::int64_t fh = face.shape()[0], fw = face.shape()[1];
+/// The frame-to-crop matrix of a size x size crop of `box` (pixel centres at integers in both, as
+/// face/alignment.hpp's matrices). The box spans [x, x + width] x [y, y + height] of the frame
+/// (pixel edges), its crop [0, size] x [0, size]; a frame pixel's centre lies at +0.5 in those
+/// coordinates. The picture's y axis points down, so turning the crop's axes counter-clockwise on
+/// screen maps a frame offset (dx, dy) from the box centre to the crop offset
+/// (dx cos - dy sin, dx sin + dy cos), which is then scaled by size / width and size / height.
+inline data::affine2 box_matrix(const face_box& box, std::int64_t size) {
+    if (!(box.width > 0) || !(box.height > 0)) throw value_error("swap::box_matrix: the box size must be positive");
+    if (size < 1) throw value_error("swap::box_matrix: the crop size must be positive");
     const double pi = 3.14159265358979323846;
     const double a = box.angle * pi / 180.0, ca = std::cos(a), sa = std::sin(a);
-    const double cx = box.x + 0.5 * box.width, cy = box.y + 0.5 * box.height;
-    // The rotated box's bounding rectangle in the frame, clipped.
-    const double ex = 0.5 * (std::abs(ca) * box.width + std::abs(sa) * box.height);
-    const double ey = 0.5 * (std::abs(sa) * box.width + std::abs(ca) * box.height);
-    const auto x_lo = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(cx - ex)));
-    const auto x_hi = std::min<std::int64_t>(W, static_cast<std::int64_t>(std::ceil(cx + ex)));
-    const auto y_lo = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(cy - ey)));
-    const auto y_hi = std::min<std::int64_t>(H, static_cast<std::int64_t>(std::ceil(cy + ey)));
-    if (x_lo >= x_hi || y_lo >= y_hi) return 0;
-    // Per frame pixel of the region: its place in the crop, the mask there and the face's colour
-    // there. The picture's y axis points down, so turning the crop's axes counter-clockwise on screen
-    // maps a crop offset (bx, by) to the frame offset (bx cos + by sin, -bx sin + by cos); its inverse
-    // (the transpose) takes a frame offset (dx, dy) from the centre back to (dx cos - dy sin,
-    // dx sin + dy cos), which is then scaled by the box size to [0, 1] crop coordinates.
-    const std::int64_t rw = x_hi - x_lo, rh = y_hi - y_lo;
-    std::vector<float> m(static_cast<std::size_t>(rw * rh), 0.f), col(static_cast<std::size_t>(rw * rh * 3), 0.f);
-    double sum_m = 0, sum_frame[3] = {0, 0, 0}, sum_face[3] = {0, 0, 0};
-    for (std::int64_t y = y_lo; y < y_hi; ++y)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) {
-            const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-            const double bx = ca * dx - sa * dy, by = sa * dx + ca * dy;  // in the box's axes
-            const double s = bx / box.width + 0.5, t = by / box.height + 0.5;  // [0, 1] inside
-            if (s < 0 || s > 1 || t < 0 || t > 1) continue;
-            const std::size_t r = static_cast<std::size_t>((y - y_lo) * rw + (x - x_lo));
-            const double mv = sample_bilinear(mask, 1, 0, s * double(mask.shape()[1]), t * double(mask.shape()[0]));
-            m[r] = static_cast<float>(mv);
-            sum_m += mv;
-            for (int c = 0; c < 3; ++c) {
-                const double fv = sample_bilinear(face, 3, c, s * double(fw), t * double(fh));
-                col[r * 3 + c] = static_cast<float>(fv);
-                sum_face[c] += mv * fv;
-                sum_frame[c] += mv * frame[(y * W + x) * 3 + c];
-            }
-        }
-    if (sum_m <= 0) return 0;
-    std::int64_t touched = 0;
-    for (std::int64_t y = y_lo; y < y_hi; ++y)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) {
-            const std::size_t r = static_cast<std::size_t>((y - y_lo) * rw + (x - x_lo));
-            const double mv = m[r];
-            if (mv <= 0) continue;
-            ++touched;
-            for (int c = 0; c < 3; ++c) {
-                const double shift = (sum_frame[c] - sum_face[c]) / sum_m;
-                const double f = std::clamp(double(col[r * 3 + c]) + shift, 0.0, 1.0);
-                float& px = frame[(y * W + x) * 3 + c];
-                px = static_cast<float>(mv * f + (1.0 - mv) * double(px));
-            }
-        }
-    return touched;
+    const double kx = double(size) / box.width, ky = double(size) / box.height, half = 0.5 * double(size) - 0.5;
+    const double ox = 0.5 - (box.x + 0.5 * box.width), oy = 0.5 - (box.y + 0.5 * box.height);  // frame centre -> offset
+    return {kx * ca, -kx * sa, kx * (ca * ox - sa * oy) + half, ky * sa, ky * ca, ky * (sa * ox + ca * oy) + half};
+}
+
+/// Pastes a swapped face crop ([S, S, 3] in [0, 1]) into `frame` ([H, W, 3], modified in place) at
+/// `box`, through `mask` (the crop's mask, [m, m, 1] at any size: area-resized to S), with its mean
+/// colour under the mask shifted to the frame's (colour mode avg): swap::paste_back with
+/// box_matrix(box, S). Frame pixels beyond the box grown by one crop pixel (the bilinear reach of
+/// the crop's edge, where the mask fades out) keep their exact values; a box partly outside the
+/// frame is clipped. Returns the number of frame pixels the mask reached (0: nothing was pasted).
+inline std::int64_t paste_face(hg::tensor& frame, const hg::tensor& face, const hg::tensor& mask, const face_box& box) {
+    data::detail::require_image(face, "swap::paste_face", "face", 3);
+    data::detail::require_image(mask, "swap::paste_face", "mask", 1);
+    const std::int64_t size = face.shape()[0];
+    if (face.shape()[1] != size) throw shape_error("swap::paste_face: the face must be square, got " + face.shape().str());
+    const tensor m = mask.shape()[0] == size && mask.shape()[1] == size ? mask : data::resize_area(mask, size, size);
+    convert_options o;
+    o.color = face::color_mode::avg;
+    return paste_back(frame, face, m, box_matrix(box, size), o);
 }
 
 }  // namespace hg::swap

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct train_options {
     double eye_multiplier = 3.0, mouth_multiplier = 2.0;  ///< loss weight of the eye and mouth regions
     bool profile = false;                           ///< time each phase of an iteration (train/step_profile.hpp)
     bool plot_log_scale = false;                    ///< loss.png with a logarithmic loss axis
+    std::filesystem::path tensorboard_dir;          ///< non-empty: TensorBoard event files there (train/cycle.hpp)
+    std::int64_t tensorboard_every = 1;             ///< iterations between TensorBoard scalars
 };
 
 }  // namespace hg::swap

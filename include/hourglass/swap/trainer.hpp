@@ -278,6 +278,8 @@ private:
         if (o_.cosine_steps > 0) c.optimizer.schedule = optim::lr_schedule::cosine(o_.cosine_steps, 0.1);
         c.profile = o_.profile;
         c.loss_plot_log_scale = o_.plot_log_scale;
+        c.tensorboard_dir = o_.tensorboard_dir;
+        c.tensorboard_every = o_.tensorboard_every;
         c.loss_plot_title = std::string(Arch::name) + (Mask ? " with mask head" : "") + ", " + c.folder.string();
         auto& h = c.header;
         h["architecture"] = Arch::name;

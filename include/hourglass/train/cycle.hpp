@@ -19,6 +19,11 @@
 //   diverged model never replaces a good checkpoint.
 // - The loss log (losses.csv, train/loss_log.hpp), previews (events.preview at preview_every),
 //   the loss plot (loss.png at every save, viz/loss_plot.hpp) and the phase profile (profile).
+// - TensorBoard (options.tensorboard_dir, io/tensorboard.hpp): one event file per cycle; every
+//   tensorboard_every iterations the scalars loss/<side> (the value losses.csv holds),
+//   loss/<side>/<term> (sides with more than one term), learning_rate (of the last update),
+//   iterations_per_second (since the previous scalars) and grad_norm/<network> (when the optimizer
+//   computed it); and each preview picture as the image "preview" at its iteration.
 //
 // Step order per iteration: next batch of every side (data wait), upload of every side, then per
 // side compute() (forward, loss, backward; the gradients of shared networks add up), one read of
@@ -42,6 +47,7 @@
 #include "hourglass/data/host_batch.hpp"
 #include "hourglass/io/checkpoint_store.hpp"
 #include "hourglass/io/json.hpp"
+#include "hourglass/io/tensorboard.hpp"
 #include "hourglass/optim/optimizer.hpp"
 #include "hourglass/train/loss_log.hpp"
 #include "hourglass/train/named_parameters.hpp"
@@ -72,6 +78,8 @@ struct cycle_options {
     bool loss_plot = true;                 ///< write loss.png at every save
     bool loss_plot_log_scale = false;
     std::string loss_plot_title;           ///< empty: the folder's name
+    std::filesystem::path tensorboard_dir;  ///< non-empty: write TensorBoard event files there
+    std::int64_t tensorboard_every = 1;     ///< iterations between TensorBoard scalars
 };
 
 /// Callbacks; each may be empty.
@@ -124,6 +132,7 @@ public:
         }
         make_loaders();
         if (o_.profile) profile_.enable([this] { synchronize(); });
+        if (!o_.tensorboard_dir.empty()) tensorboard_ = std::make_unique<io::tensorboard_writer>(o_.tensorboard_dir);
     }
 
     cycle(const cycle&) = delete;
@@ -155,6 +164,10 @@ public:
     const stop_info& stopped() const { return stop_; }
     /// The header of the last checkpoint loaded (resume), or an empty object.
     const io::json& loaded_header() const { return loaded_header_; }
+    /// The TensorBoard event file (empty without options.tensorboard_dir).
+    std::filesystem::path tensorboard_file() const { return tensorboard_ ? tensorboard_->path() : std::filesystem::path(); }
+    /// The scalars (tag, value) written to TensorBoard at the last iteration that wrote any.
+    const std::vector<std::pair<std::string, float>>& tensorboard_scalars() const { return tensorboard_scalars_; }
     /// Seconds since run() started.
     double run_seconds() const {
         return running_ ? std::chrono::duration<double>(clock::now() - run_start_).count() : 0.0;
@@ -171,6 +184,7 @@ public:
         std::int64_t applied = 0;
         const std::int64_t preview_every = o_.preview_every == 0 ? o_.save_every : o_.preview_every;
         profile_.begin();
+        tensorboard_since_ = {run_start_, iteration_};
         stop_info why;
         while (true) {
             why = check_limits(stop_request);  // a stop request, or a limit a resumed run already meets
@@ -189,8 +203,10 @@ public:
                 save();
                 dirty = false;
             }
+            std::filesystem::path preview;
             if (preview_every > 0 && iteration_ % preview_every == 0 && events_.preview)
-                events_.preview(o_.folder / ("preview_" + std::to_string(iteration_) + ".png"));
+                preview = write_preview(o_.folder / ("preview_" + std::to_string(iteration_) + ".png"));
+            if (tensorboard_) write_tensorboard(preview);
             if (events_.on_step) events_.on_step();
             profile_.end_iteration();
         }
@@ -324,6 +340,8 @@ private:
         if (o_.batch < 1) throw value_error("training cycle: the batch size must be >= 1, got " + std::to_string(o_.batch));
         if (o_.save_every < 1) throw value_error("training cycle: save_every must be >= 1, got " + std::to_string(o_.save_every));
         if (o_.max_failures < 1) throw value_error("training cycle: max_failures must be >= 1");
+        if (o_.tensorboard_every < 1)
+            throw value_error("training cycle: tensorboard_every must be >= 1, got " + std::to_string(o_.tensorboard_every));
         o_.stop.validate(true);
         if (sides_.empty()) throw value_error("training cycle: no sides");
         if (networks_.empty()) throw value_error("training cycle: no networks");
@@ -519,6 +537,47 @@ private:
         // count() then says how many iterations are in the window: the target waits for a full one.
     }
 
+    /// Asks events.preview for a picture at `png`; returns `png` when the callback wrote it (the
+    /// file is new or newer), else an empty path.
+    std::filesystem::path write_preview(const std::filesystem::path& png) {
+        std::error_code ec;
+        const auto before = std::filesystem::last_write_time(png, ec);
+        const bool existed = !ec;
+        events_.preview(png);
+        const auto after = std::filesystem::last_write_time(png, ec);
+        return !ec && (!existed || after != before) ? png : std::filesystem::path();
+    }
+
+    /// The scalars every tensorboard_every iterations, and the preview picture just written (when
+    /// the preview callback wrote one), as one TensorBoard event at this iteration.
+    void write_tensorboard(const std::filesystem::path& preview) {
+        io::tensorboard_summary summary;
+        if (iteration_ % o_.tensorboard_every == 0) {
+            tensorboard_scalars_.clear();
+            auto add = [&](std::string tag, double v) {
+                summary.scalar(tag, static_cast<float>(v));
+                tensorboard_scalars_.emplace_back(std::move(tag), static_cast<float>(v));
+            };
+            for (std::size_t s = 0; s < sides_.size(); ++s) {
+                const std::string side = "loss/" + sides_[s].source.name;
+                add(side, logged_[s]);
+                const auto terms = sides_[s].task->loss_terms();
+                for (std::size_t k = 0; terms.size() > 1 && k < terms.size(); ++k)
+                    add(side + "/" + terms[k], last_terms_[static_cast<std::size_t>(term_first_[s]) + k]);
+            }
+            add("learning_rate", opts_.front()->last_lr());
+            const auto now = clock::now();
+            const double seconds = std::chrono::duration<double>(now - tensorboard_since_.first).count();
+            if (seconds > 0 && iteration_ > tensorboard_since_.second)
+                add("iterations_per_second", double(iteration_ - tensorboard_since_.second) / seconds);
+            tensorboard_since_ = {now, iteration_};
+            for (std::size_t i = 0; i < opts_.size(); ++i)
+                if (std::isfinite(opts_[i]->last_grad_norm())) add("grad_norm/" + networks_[i].name, opts_[i]->last_grad_norm());
+        }
+        if (!preview.empty()) summary.image("preview", io::read_png_file(preview));
+        tensorboard_->write(iteration_, summary);
+    }
+
     void roll_back() {
         failures_ = 0;
         // Halve the rate in use now (not the checkpoint's): repeated roll-backs to the same
@@ -570,6 +629,9 @@ private:
     clock::time_point run_start_{};
     stop_info stop_, saved_stop_;
     step_profile profile_;
+    std::unique_ptr<io::tensorboard_writer> tensorboard_;
+    std::vector<std::pair<std::string, float>> tensorboard_scalars_;
+    std::pair<clock::time_point, std::int64_t> tensorboard_since_{};  ///< time and iteration of the last scalars
 };
 
 }  // namespace hg::train
