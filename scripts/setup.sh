@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hourglass needs to build and test (compiler, CMake, Eigen, stb,
-# libjpeg-turbo's TurboJPEG (JPEG decoding),
+# libjpeg-turbo's TurboJPEG (JPEG decoding), OpenBLAS built for OpenMP (the CPU GEMMs, found by the
+# default HG_CPU_BLAS=AUTO),
 # doctest, Google Benchmark, CLI11 for hourglass-swap's command line, clang-14 with libFuzzer and
 # the sanitizer runtimes for the fuzz tests, valgrind; for the media component (face extraction): dlib, its
 # 68-point landmark model (libdlib-data), FFmpeg's libraries; and the real photograph and videos
@@ -12,7 +13,7 @@
 # With arguments, installs those packages instead (other scripts use it for their own needs).
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libeigen3-dev libstb-dev libturbojpeg0-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev valgrind
+packages=(build-essential cmake pkg-config libeigen3-dev libstb-dev libturbojpeg0-dev libopenblas-openmp-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev valgrind
   libdlib-dev libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-skimage python3-imageio
   python3-venv)
 if (($# > 0)); then packages=("$@"); fi

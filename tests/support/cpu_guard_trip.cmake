@@ -1,0 +1,16 @@
+# ctest cpu_guard_trips: runs HG_PROGRAM (tests/support/cpu_guard_trip.cpp) and requires exit
+# status 1 with the guard's message naming the missing extensions, and main never reached.
+execute_process(COMMAND "${HG_PROGRAM}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc STREQUAL "1")
+  message(FATAL_ERROR "expected exit status 1 from the start-up guard, got '${rc}'\nstdout: ${out}\nstderr: ${err}")
+endif()
+if(out MATCHES "main ran")
+  message(FATAL_ERROR "main ran although the guard should have stopped the program first: ${out}")
+endif()
+if(NOT err MATCHES "this program was built for processor instructions this CPU lacks \\((xop|amx-tile|xop,amx-tile); built for -march=test-xop-amx\\)")
+  message(FATAL_ERROR "the guard's message does not name the missing extensions: '${err}'")
+endif()
+if(NOT err MATCHES "-DHG_PORTABLE=ON")
+  message(FATAL_ERROR "the guard's message does not say how to build for any processor: '${err}'")
+endif()
+message(STATUS "the guard stopped the program: ${err}")
