@@ -209,6 +209,30 @@ TEST_CASE("image findings: the JPEG that stb_image decoded with uninitialised Hu
     CHECK(worst < 6.0 / 255.0);
 }
 
+TEST_CASE("image findings: a JPEG with fill bytes before its start-of-image marker never reaches stb's JPEG decoder") {
+    // The fuzzer's input starts 0xFF 0xFF 0xD8: not a JPEG by its first two bytes, so it was taken
+    // for a TGA and handed to stb_image, whose own format test skips the fill bytes and decoded it
+    // with its JPEG decoder (a read out of bounds under AddressSanitizer). Refused by name now.
+    const fs::path file = findings / "jpeg_fill_bytes_before_soi.jpg";
+    const std::string msg = error_of<hg::io_error>([&] { (void)hg::data::load_image(file); });
+    CHECK(msg.find(file.string()) != std::string::npos);
+    CHECK(msg.find("fill bytes before the JPEG start-of-image marker") != std::string::npos);
+    const std::string info = error_of<hg::io_error>([&] { (void)hg::data::read_image_info(file); });
+    CHECK(info.find("fill bytes before the JPEG start-of-image marker") != std::string::npos);
+    // Any number of fill bytes in front of a valid JPEG: refused the same way, never decoded.
+    temp_dir dir;
+    write_image(dir / "smooth.jpg", fmt::jpeg, 16, 12, 3, smooth_pixels(16, 12, 3));
+    const std::vector<unsigned char> jpeg = read_bytes(dir / "smooth.jpg");
+    REQUIRE_NOTHROW(hg::data::load_image_from_memory(jpeg.data(), jpeg.size(), "smooth.jpg"));
+    for (std::size_t fill : {1u, 2u, 7u}) {
+        CAPTURE(fill);
+        std::vector<unsigned char> padded(fill, 0xFF);
+        padded.insert(padded.end(), jpeg.begin(), jpeg.end());
+        const std::string m = error_of<hg::io_error>([&] { (void)hg::data::load_image_from_memory(padded.data(), padded.size(), "padded.jpg"); });
+        CHECK(m.find("fill bytes before the JPEG start-of-image marker") != std::string::npos);
+    }
+}
+
 TEST_CASE("image findings: grey and RGB PNGs with a tRNS colour key load, with alpha 0 exactly where the key is") {
     const hg::data::image rgb_finding = hg::data::load_image(findings / "rgb8_trns.png");
     CHECK(rgb_finding.source_channels == 4);

@@ -106,6 +106,15 @@ inline image_format sniff_format(const unsigned char* p, std::size_t n, const st
     if (n == 0) fail_load(name, "the file is empty");
     if (starts_with(p, n, "\x89PNG\r\n\x1a\n", 8)) return image_format::png;
     if (n >= 2 && p[0] == 0xFF && p[1] == 0xD8) return image_format::jpeg;
+    if (p[0] == 0xFF) {
+        // stb's format test skips fill bytes before the start-of-image marker and would decode
+        // such a file with its own JPEG decoder (the one this reader does not trust) when it is
+        // taken for a TGA below; libjpeg refuses it as well.
+        std::size_t i = 1;
+        while (i < n && p[i] == 0xFF) ++i;
+        if (i < n && p[i] == 0xD8)
+            fail_load(name, "fill bytes before the JPEG start-of-image marker (not a standard JPEG file)");
+    }
     if (starts_with(p, n, "BM", 2)) return image_format::bmp;
     if (starts_with(p, n, "GIF8", 4)) fail_load(name, "GIF is not supported (PNG, JPEG, BMP or TGA only)");
     if (starts_with(p, n, "8BPS", 4)) fail_load(name, "PSD is not supported (PNG, JPEG, BMP or TGA only)");
