@@ -146,6 +146,27 @@ CLI::Option* add_device(CLI::App& app, std::string& device, int& threads) {
     return d;
 }
 
+/// --profile [phases|layers]: bare or "phases" times each phase of an iteration, "layers" also
+/// each layer's forward and backward.
+struct profile_option {
+    std::string mode;
+    CLI::Option* opt = nullptr;
+
+    CLI::Option* add(CLI::App& app) {
+        opt = app.add_option("--profile", mode,
+                             "print where the time of an iteration goes: per phase (bare, or 'phases'), or also per "
+                             "layer, forward and backward, with GFLOP/s ('layers')")
+                  ->expected(0, 1)
+                  ->type_name("[phases|layers]")
+                  ->check(CLI::IsMember({"", "phases", "layers"}));
+        return opt;
+    }
+    void apply(bool& profile, bool& layers) const {
+        profile = opt->count() > 0;
+        layers = profile && mode == "layers";
+    }
+};
+
 /// The long names ("--save-every") of the options of `app` given on the command line.
 std::vector<std::string> given_options(const CLI::App& app) {
     std::vector<std::string> out;
@@ -163,6 +184,7 @@ void print_line(const std::string& s) {
 
 struct demo_cli {
     demo_options o;
+    profile_option profile;
 
     explicit demo_cli(CLI::App& app) {
         app.add_option("--out", o.out, "folder for the model, preview.png and loss.png")
@@ -171,10 +193,11 @@ struct demo_cli {
         add_number(app, "--iterations", o.iterations, "training iterations; 0: the backend's default")->check(nonnegative);
         add_number(app, "--seed", o.seed, "seed of the synthetic faces and of the model");
         add_device(app, o.device, o.threads);
-        app.add_flag("--profile", o.profile, "print where the time of an iteration goes");
+        profile.add(app);
     }
 
     int run() {
+        profile.apply(o.profile, o.profile_layers);
         const auto r = demo(o, print_line);
         std::printf("demo: %lld iterations of '%s' on the %s in %.1f s\n", static_cast<long long>(r.iterations),
                     r.architecture.c_str(), r.device.c_str(), r.seconds);
@@ -195,6 +218,7 @@ struct train_cli {
     std::string loss = join(o.train.loss, ",");
     std::string time_limit;
     bool dry_run = false;
+    profile_option profile;
     CLI::Option *iterations = nullptr, *epochs = nullptr, *target_loss = nullptr, *time_limit_opt = nullptr;
 
     explicit train_cli(CLI::App& a) : app(a) {
@@ -282,12 +306,13 @@ struct train_cli {
 
         add_device(app, o.device, o.threads)->group("Backend");
         app.get_option("--threads")->group("Backend");
-        app.add_flag("--profile", t.profile, "time each phase of an iteration")->group("Backend");
+        profile.add(app)->group("Backend");
         app.add_flag("--dry-run", dry_run, "print the memory training will take (CPU and GPU) and exit without training")
             ->group("Backend");
     }
 
     int run(const std::atomic<bool>* stop) {
+        profile.apply(o.train.profile, o.train.profile_layers);
         o.train.loss = split_commas(loss);
         if (time_limit_opt->count() > 0) o.train.stop.time_limit_seconds = hg::train::parse_duration(time_limit);
         const bool other_stop = epochs->count() > 0 || target_loss->count() > 0 || time_limit_opt->count() > 0;

@@ -148,6 +148,7 @@ struct demo_options {
     std::string device = "auto";
     int threads = 0;
     bool profile = false;  ///< print where the time of an iteration goes (step_profile.hpp)
+    bool profile_layers = false;  ///< with profile: also per layer (layer_profile.hpp)
 };
 
 struct demo_result {
@@ -231,6 +232,7 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     t.preview_every = r.iterations + 1;  // the demo writes its own preview
     t.seed = o.seed;
     t.profile = o.profile;
+    t.profile_layers = o.profile_layers;
     // The slim CPU model has few steps: a larger rate, decayed to a tenth along a cosine.
     t.lr = r.device == "cuda" ? 5e-5 : 1.5e-3;
     if (r.device != "cuda") t.cosine_steps = r.iterations;
@@ -246,6 +248,7 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
             const auto stopped = tr.run(nullptr, progress_printer(tr, print));
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
+            if (tr.profile().layers_enabled()) print(tr.profile().layer_table());
             r.preview = o.out / "preview.png";
             tr.write_preview(r.preview);
             // Fidelity on held-out poses.
@@ -346,6 +349,7 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
             const auto stopped = tr.run(stop, progress_printer(tr, print));
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
+            if (tr.profile().layers_enabled()) print(tr.profile().layer_table());
             print("saved " + o.model.string() + " at iteration " + std::to_string(tr.iteration()));
         });
     });

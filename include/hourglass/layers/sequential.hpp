@@ -5,6 +5,8 @@
 // A convolution directly followed by an activation runs fused in forward: the convolution without
 // bias, then one pass adding the bias and applying the activation (the two buffers hold exactly
 // what the unfused layers would write, so backward is the same).
+// While a layer profile is active on the calling thread (layers/layer_profile.hpp), each leaf
+// layer's forward and backward call is timed into it.
 #pragma once
 
 #include <array>
@@ -14,8 +16,33 @@
 #include <vector>
 
 #include "hourglass/layers/layer.hpp"
+#include "hourglass/layers/layer_profile.hpp"
 
 namespace hg {
+
+template <class B, class... Specs>
+class sequential_layer;
+
+namespace detail {
+
+template <class L>
+struct flop_counter;  // layers/flops.hpp, included at the end of this file
+
+template <class L>
+inline constexpr bool is_sequential_layer = false;
+template <class B, class... Specs>
+inline constexpr bool is_sequential_layer<sequential_layer<B, Specs...>> = true;
+
+/// Forward FLOPs of one sample through layer l (0 for a layer type flops.hpp does not count).
+template <class L>
+double profiled_flops(L& l, const shape& in) {
+    if constexpr (requires { flop_counter<L>::per_sample(l, in); })
+        return flop_counter<L>::per_sample(l, in);
+    else
+        return 0.0;
+}
+
+}  // namespace detail
 
 template <class B, class... Specs>
 class sequential_layer {
@@ -67,6 +94,7 @@ private:
     void build_one(layer_builder& b) {
         using spec = std::tuple_element_t<I, std::tuple<Specs...>>;
         layer_scope scope(b, std::to_string(I) + ":" + spec::type_name());
+        paths_[I] = b.path();
         samples_[I + 1] = std::get<I>(layers_).build(b, samples_[I]);
     }
 
@@ -102,11 +130,15 @@ private:
     void forward_from(B& be, const tensor_type& x, const tensor_type& y) {
         if constexpr (I < size) {
             if constexpr (fused_pair<I>()) {
-                std::get<I>(layers_).forward_fused(be, input_of(I, x), output_of(I, y), std::get<I + 1>(layers_).fn(),
-                                                   output_of(I + 1, y));
+                timed<I>(be, call::forward, x, [&] {
+                    std::get<I>(layers_).forward_fused(be, input_of(I, x), output_of(I, y),
+                                                       std::get<I + 1>(layers_).fn(), output_of(I + 1, y));
+                });
+                if (auto* p = detail::active_layer_profile()) p->mark_fused(paths_[I + 1]);
                 forward_from<I + 2>(be, x, y);
             } else {
-                std::get<I>(layers_).forward(be, input_of(I, x), output_of(I, y));
+                timed<I>(be, call::forward, x,
+                         [&] { std::get<I>(layers_).forward(be, input_of(I, x), output_of(I, y)); });
                 forward_from<I + 1>(be, x, y);
             }
         }
@@ -117,12 +149,39 @@ private:
                        const tensor_type* dx) {
         const tensor_type& out_grad = I + 1 == size ? dy : grads_[I];
         const tensor_type* in_grad = I == 0 ? dx : &grads_[I - 1];
-        std::get<I>(layers_).backward(be, input_of(I, x), output_of(I, y), out_grad, in_grad);
+        timed<I>(be, in_grad ? call::backward : call::backward_no_input_grad, x,
+                 [&] { std::get<I>(layers_).backward(be, input_of(I, x), output_of(I, y), out_grad, in_grad); });
         if constexpr (I > 0) backward_each<I - 1>(be, x, y, dy, dx);
+    }
+
+    enum class call { forward, backward, backward_no_input_grad };
+
+    /// Runs f, layer I's call; with a layer profile active on this thread and layer I a leaf,
+    /// times it between two backend waits and adds it to the profile. A backward call counts 2x
+    /// the forward FLOPs (input and weight gradients), 1x when the input gradient is not wanted.
+    template <std::size_t I, class F>
+    void timed(B& be, call c, const tensor_type& x, F&& f) {
+        layer_profile* p = detail::active_layer_profile();
+        if (p == nullptr || detail::is_sequential_layer<layer_type<I>>) {
+            f();
+            return;
+        }
+        detail::wait_for_backend(be);
+        const auto start = layer_profile::clock::now();
+        f();
+        detail::wait_for_backend(be);
+        const double seconds = std::chrono::duration<double>(layer_profile::clock::now() - start).count();
+        const double forward =
+            static_cast<double>(x.shape()[0]) * detail::profiled_flops(std::get<I>(layers_), samples_[I]);
+        if (c == call::forward)
+            p->add(paths_[I], layer_profile::pass::forward, seconds, forward);
+        else
+            p->add(paths_[I], layer_profile::pass::backward, seconds, (c == call::backward ? 2.0 : 1.0) * forward);
     }
 
     std::tuple<typename Specs::template bind<B>...> layers_;
     std::array<shape, size + 1> samples_{};
+    std::array<std::string, size> paths_{};
     std::vector<tensor_type> acts_, grads_;
     std::int64_t batch_ = -1;
     std::string name_;
@@ -137,3 +196,6 @@ struct sequential {
 };
 
 }  // namespace hg
+
+// The FLOP counts the layer profile reports (flops.hpp includes this file; pragma once ends the cycle).
+#include "hourglass/layers/flops.hpp"

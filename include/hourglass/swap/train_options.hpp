@@ -34,6 +34,7 @@ struct train_options {
     int loader_threads = 2;
     double eye_multiplier = 3.0, mouth_multiplier = 2.0;  ///< loss weight of the eye and mouth regions
     bool profile = false;                           ///< time each phase of an iteration (train/step_profile.hpp)
+    bool profile_layers = false;                    ///< with profile: also time each layer (layers/layer_profile.hpp)
     bool plot_log_scale = false;                    ///< loss.png with a logarithmic loss axis
     std::filesystem::path tensorboard_dir;          ///< non-empty: TensorBoard event files there (train/cycle.hpp)
     std::int64_t tensorboard_every = 1;             ///< iterations between TensorBoard scalars

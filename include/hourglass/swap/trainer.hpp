@@ -277,6 +277,7 @@ private:
         c.optimizer.rule = optim::by_name(o_.optimizer, o_.lr);
         if (o_.cosine_steps > 0) c.optimizer.schedule = optim::lr_schedule::cosine(o_.cosine_steps, 0.1);
         c.profile = o_.profile;
+        c.profile_layers = o_.profile_layers;
         c.loss_plot_log_scale = o_.plot_log_scale;
         c.tensorboard_dir = o_.tensorboard_dir;
         c.tensorboard_every = o_.tensorboard_every;

@@ -75,6 +75,7 @@ struct cycle_options {
     optim::settings optimizer;             ///< the same settings for every network's optimizer
     int max_failures = 3;                  ///< failed steps in a row before a roll-back
     bool profile = false;                  ///< time the phases of each iteration (profile())
+    bool profile_layers = false;           ///< with profile: also time every layer (profile().layer_table())
     bool loss_plot = true;                 ///< write loss.png at every save
     bool loss_plot_log_scale = false;
     std::string loss_plot_title;           ///< empty: the folder's name
@@ -132,6 +133,7 @@ public:
         }
         make_loaders();
         if (o_.profile) profile_.enable([this] { synchronize(); });
+        if (o_.profile && o_.profile_layers) profile_.enable_layers();
         if (!o_.tensorboard_dir.empty()) tensorboard_ = std::make_unique<io::tensorboard_writer>(o_.tensorboard_dir);
     }
 
@@ -242,8 +244,11 @@ public:
         // parameters runs only before the first step and after a step that did not complete.
         if (!grads_zero_) zero_grad();
         grads_zero_ = false;
-        for (std::size_t s = 0; s < sides_.size(); ++s)
-            sides_[s].task->compute(values_.slice(term_first_[s], shape{term_count_[s]}), profile_);
+        {
+            const layer_profile_scope layers(profile_.layers_enabled() ? &profile_.layers() : nullptr);
+            for (std::size_t s = 0; s < sides_.size(); ++s)
+                sides_[s].task->compute(values_.slice(term_first_[s], shape{term_count_[s]}), profile_);
+        }
         const tensor host = be_.to_host(values_);
         std::vector<double> losses(sides_.size());
         bool finite = true;

@@ -9,6 +9,9 @@
 // GPU shows up here), upload (resizing and copying the batch to the backend), forward, loss
 // (forward of the loss and reading its value), backward, optimizer (the three optimizer steps),
 // other (losses.csv, checkpoints, previews, progress lines).
+//
+// With enable_layers() it also holds a per-layer profile (layers/layer_profile.hpp) that the
+// training loop makes active while the models run (train --profile layers).
 #pragma once
 
 #include <array>
@@ -18,6 +21,8 @@
 #include <functional>
 #include <string>
 #include <utility>
+
+#include "hourglass/layers/layer_profile.hpp"
 
 namespace hg::train {
 
@@ -48,6 +53,15 @@ public:
         on_ = true;
     }
     bool enabled() const { return on_; }
+
+    /// Also times every layer (after enable()); layer_table() prints the result.
+    void enable_layers() { layers_on_ = true; }
+    bool layers_enabled() const { return on_ && layers_on_; }
+    /// The per-layer profile (filled only when layers_enabled()).
+    layer_profile& layers() { return layers_; }
+    const layer_profile& layers() const { return layers_; }
+    /// The per-layer table, mean ms per iteration (see layer_profile::table).
+    std::string layer_table() const { return layers_.table(iterations_); }
 
     /// Starts the clock (before the first iteration).
     void begin() {
@@ -128,7 +142,8 @@ private:
         if (sync_) sync_();
     }
 
-    bool on_ = false, started_ = false;
+    bool on_ = false, started_ = false, layers_on_ = false;
+    layer_profile layers_;
     std::function<void()> sync_;
     clock::time_point last_{};
     std::array<double, step_phase_count> totals_{};
