@@ -25,6 +25,7 @@
 #include "hourglass/swap/paste.hpp"
 #include "hourglass/swap/trainer.hpp"
 #include "hourglass/train/loss_log.hpp"
+#include "openmp_waits.hpp"
 
 #if HG_WITH_CUDA && !defined(FACESWAP_CPU_ONLY)
 #define FACESWAP_HAS_CUDA 1
@@ -249,6 +250,8 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
             if (tr.profile().layers_enabled()) print(tr.profile().layer_table());
+            if constexpr (B::device == hg::device_kind::cpu)
+                if (tr.profile().enabled()) print(std::to_string(be.threads()) + " CPU threads; " + openmp_wait_description());
             r.preview = o.out / "preview.png";
             tr.write_preview(r.preview);
             // Fidelity on held-out poses.
@@ -350,6 +353,8 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
             if (tr.profile().layers_enabled()) print(tr.profile().layer_table());
+            if constexpr (B::device == hg::device_kind::cpu)
+                if (tr.profile().enabled()) print(std::to_string(be.threads()) + " CPU threads; " + openmp_wait_description());
             print("saved " + o.model.string() + " at iteration " + std::to_string(tr.iteration()));
         });
     });

@@ -2,6 +2,12 @@
 // finite-difference gradient checks, so the same layer code is checked in double precision).
 // It owns the thread count and a reusable scratch buffer (im2col matrices and the like);
 // ops run one at a time on a backend object, so one scratch buffer suffices.
+//
+// Matrix products (Eigen's, and the system BLAS's when the build uses one) take their thread count
+// from OpenMP's per-thread setting (omp_get_max_threads of the calling thread). Each product of a
+// backend runs inside a product_thread_scope that sets that count to the backend's and restores the
+// caller's at its end: two backends with different counts, even used from two threads at once,
+// never change each other's products (Eigen's own process-wide Eigen::setNbThreads is not used).
 #pragma once
 
 #include <Eigen/Core>
@@ -31,22 +37,16 @@ public:
     static constexpr device_kind device = device_kind::cpu;
     static constexpr const char* name = "cpu";
 
-    /// `threads` = 0 uses every core OpenMP reports. Eigen's matrix products use the same count.
+    /// `threads` = 0 uses every core OpenMP reports. Matrix products use the same count.
     explicit cpu_backend(int threads = 0) : threads_(threads > 0 ? threads : hardware_threads()) {
         if (threads < 0) throw value_error("cpu backend: thread count must be >= 0, got " + std::to_string(threads));
-        Eigen::setNbThreads(threads_);
     }
 
     int threads() const { return threads_; }
 
-    /// Makes Eigen's matrix products run on this backend's thread count. Eigen keeps that count in
-    /// one process-wide setting, which the constructor of every backend sets: without this call a
-    /// backend made later with another count (a 1-thread helper for host-side work) would silently
-    /// change the threads of this backend's products. Called by every Eigen product of the backend,
-    /// outside parallel regions.
-    void use_eigen_threads() const {
-        if (Eigen::nbThreads() != threads_) Eigen::setNbThreads(threads_);
-    }
+    /// Scope for one matrix product: Eigen's products and the BLAS run on this backend's thread
+    /// count until its end (see the file comment). Called by every product of the backend.
+    [[nodiscard]] product_thread_scope product_threads() const { return product_thread_scope(threads_); }
 
     /// The conv2d algorithm for 3x3 stride-1 problems (default cpu_conv_algorithm::automatic).
     cpu_conv_algorithm conv_algorithm() const { return conv_algorithm_; }

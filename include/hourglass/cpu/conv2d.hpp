@@ -209,7 +209,7 @@ void fill_rows(T* y, std::int64_t rows, std::int64_t k, const T* bias, int threa
 template <class T>
 void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* w, const T* bias,
                     T* y) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     const_matrix_map<T> wm(w, d.k, patch);
     if (conv_is_tiled<T>(d)) {
@@ -246,7 +246,7 @@ void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const 
 
 template <class T>
 void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* dy, const T* w, T* dx) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     const_matrix_map<T> wm(w, d.k, patch);
     if (conv_is_pointwise(d)) {
@@ -287,7 +287,7 @@ void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, 
 template <class T>
 void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* dy, T* dw,
                             T* dbias) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     if (conv_is_tiled<T>(d)) {
         // Each thread sums its blocks of rows into private dW / db accumulators; then one reduction.

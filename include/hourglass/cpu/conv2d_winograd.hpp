@@ -331,7 +331,7 @@ template <int M, class T>
 void conv2d_winograd_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* w,
                              const T* bias, T* y) {
     constexpr int alpha = math::winograd_f3<M>::alpha;
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     const std::int64_t u_size = alpha * alpha * d.k * d.c;
     T* u = be.scratch(static_cast<std::size_t>(u_size + winograd_work_size<M, T>(d)));
     winograd_filter_transform<M>(be, d.k, d.c, w, false, u);
@@ -342,7 +342,7 @@ template <int M, class T>
 void conv2d_winograd_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* dy, const T* w,
                                    T* dx) {
     constexpr int alpha = math::winograd_f3<M>::alpha;
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     // dx is the stride-1 "same" correlation of dy [N, OH, OW, K] (OH = H, OW = W) with the rotated,
     // channel-swapped filter w'[c][i][j][k] = w[k][2-i][2-j][c]: its transform, plane by plane, is
     // the transpose of the rotated w's transform, so the products use that [K][C] plane as it is.
@@ -357,7 +357,7 @@ void conv2d_winograd_backward_data(const cpu_backend<T>& be, const math::conv2d_
 template <int M, class T>
 void conv2d_winograd_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* dy,
                                      T* dw, T* dbias) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     using row_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using const_map = Eigen::Map<const row_matrix, Eigen::Unaligned>;
     using const_rows = Eigen::Map<const row_matrix, Eigen::Unaligned, Eigen::OuterStride<>>;

@@ -15,7 +15,7 @@ namespace hg::cpu_impl {
 template <class T>
 void dense_forward(const cpu_backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* x, const T* w,
                    const T* bias, T* y) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     Eigen::Map<row_matrix<T>> ym(y, n, out);
     ym.noalias() = const_matrix_map<T>(x, n, in) * const_matrix_map<T>(w, out, in).transpose();
     if (bias) ym.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
@@ -24,14 +24,14 @@ void dense_forward(const cpu_backend<T>& be, std::int64_t n, std::int64_t in, st
 template <class T>
 void dense_backward_data(const cpu_backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* dy,
                          const T* w, T* dx) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     Eigen::Map<row_matrix<T>>(dx, n, in).noalias() = const_matrix_map<T>(dy, n, out) * const_matrix_map<T>(w, out, in);
 }
 
 template <class T>
 void dense_backward_filter(const cpu_backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* x,
                            const T* dy, T* dw, T* dbias) {
-    be.use_eigen_threads();
+    const auto product_threads = be.product_threads();
     Eigen::Map<row_matrix<T>>(dw, out, in).noalias() +=
         const_matrix_map<T>(dy, n, out).transpose() * const_matrix_map<T>(x, n, in);
     if (dbias)
