@@ -38,13 +38,16 @@ struct conv_case {
 };
 
 // Odd and even sizes, batch 1, kernels 1 / 3 / 5, strides 1 / 2, channel counts not multiples of 4,
-// images smaller than the kernel. The CPU backend picks a schedule by filter-bank size: the first
-// twelve cases have small banks (tiled schedule), the last four have banks over 512 KB (chunked
-// schedule, one Eigen GEMM per chunk of images); pointwise (1x1, stride 1) has its own path.
+// images smaller than the kernel. The CPU backend picks a schedule by filter-bank size: banks of at
+// most 4 filters run the direct small-K path (cpu/conv2d_small_k.hpp; the cases with k <= 4, the
+// last two of the first row with more output rows than one 256-row block), the other small banks
+// the tiled schedule, the last four have banks over 512 KB (chunked schedule, one Eigen GEMM per
+// chunk of images); pointwise (1x1, stride 1) has its own path.
 const std::vector<conv_case> conv_cases = {
     {1, 5, 7, 3, 13, 3, 1},     {2, 5, 7, 3, 13, 3, 2},   {1, 5, 7, 3, 13, 1, 1},    {2, 6, 8, 5, 7, 1, 2},
     {3, 7, 5, 6, 4, 5, 1},      {1, 8, 6, 7, 9, 5, 2},    {2, 4, 4, 1, 1, 3, 1},     {1, 1, 1, 3, 2, 3, 1},
     {1, 2, 3, 3, 5, 5, 2},      {2, 9, 9, 4, 8, 3, 2},    {1, 3, 2, 2, 3, 5, 1},     {2, 6, 6, 9, 6, 3, 1},
+    {3, 20, 19, 8, 3, 5, 1},    {2, 27, 25, 7, 4, 3, 2},
     {2, 6, 5, 129, 130, 3, 1},  {1, 7, 6, 101, 170, 3, 2}, {3, 5, 7, 30, 200, 5, 1}, {2, 4, 6, 203, 700, 1, 2},
 };
 
@@ -146,7 +149,8 @@ TEST_CASE_TEMPLATE("ops: conv2d over several scratch chunks (large patch matrix)
                    double) {
     // A 2 x 3 x 3 x 8000 filter bank (over 512 KB: chunked schedule) on 10 x 10 images: 29 MB
     // (float) / 58 MB (double) of patches per image, beyond half the 48 MB scratch budget, so each
-    // image is a chunk of its own and the three images take three GEMMs.
+    // image is a chunk of its own and the three images take three GEMMs. The backend is held to
+    // im2col: with 2 filters the automatic choice would be the direct small-K path.
     const conv_case cc{3, 10, 10, 8000, 2, 3, 1};
     const auto d = dims_of(cc);
     const auto x = random_tensor<T>(shape{cc.n, cc.h, cc.w, cc.c}, 401);
@@ -159,6 +163,8 @@ TEST_CASE_TEMPLATE("ops: conv2d over several scratch chunks (large patch matrix)
     for (const int threads : {1, 2}) {
         INFO("threads " << threads);
         hg::cpu_backend<T> be(threads);
+        be.set_conv_algorithm(hg::cpu_conv_algorithm::im2col);
+        REQUIRE_FALSE(hg::cpu_impl::conv_runs_small_k(be, d));
         auto y = poisoned<T>(dy.shape());
         hg::ops::conv2d_forward(be, d, x, w, b, y);
         HG_CHECK_CLOSE(y, expected_y, hg::test::tolerance<T>);
@@ -186,6 +192,43 @@ const std::vector<dense_case> dense_cases = {
     {shape{5, 3, 2}, 9},
 };
 }  // namespace
+
+TEST_CASE("ops: conv2d with at most 4 filters runs the direct path and agrees with the im2col GEMM") {
+    // The decoders' last layer in small: 5x5, 16 channels -> 3 colours (and 4 with the mask).
+    for (const std::int64_t k : {3, 4}) {
+        INFO("k " << k);
+        const conv_case cc{2, 23, 21, 16, k, 5, 1};
+        const auto d = dims_of(cc);
+        hg::cpu direct(2), gemm(2);
+        gemm.set_conv_algorithm(hg::cpu_conv_algorithm::im2col);
+        REQUIRE(hg::cpu_impl::conv_runs_small_k(direct, d));
+        REQUIRE_FALSE(hg::cpu_impl::conv_runs_small_k(gemm, d));
+        const auto x = random_tensor<float>(shape{cc.n, cc.h, cc.w, cc.c}, 900 + k);
+        const auto w = random_tensor<float>(shape{cc.k, cc.r, cc.r, cc.c}, 910 + k);
+        const auto b = random_tensor<float>(shape{cc.k}, 920 + k);
+        const auto dy = random_tensor<float>(shape{cc.n, d.oh, d.ow, cc.k}, 930 + k);
+        const auto ref_y = hg::ref::conv2d_forward(D(x), D(w), D(b), 1);
+        const auto ref_dx = hg::ref::conv2d_backward_data(D(dy), D(w), x.shape(), 1);
+        const auto g = hg::ref::conv2d_backward_filter(D(x), D(dy), cc.r, 1);
+        for (hg::cpu* be : {&direct, &gemm}) {
+            auto y = poisoned<float>(dy.shape());
+            hg::ops::conv2d_forward(*be, d, x, w, b, y);
+            HG_CHECK_CLOSE(y, ref_y, hg::test::tolerance<float>);
+            auto dx = poisoned<float>(x.shape());
+            hg::ops::conv2d_backward_data(*be, d, dy, w, dx);
+            HG_CHECK_CLOSE(dx, ref_dx, hg::test::tolerance<float>);
+            auto dw = hg::tensor::zeros(w.shape());
+            auto db = hg::tensor::zeros(b.shape());
+            hg::ops::conv2d_backward_filter(*be, d, x, dy, dw, db);
+            HG_CHECK_CLOSE(dw, g.dw, hg::test::tolerance<float>);
+            HG_CHECK_CLOSE(db, g.db, hg::test::tolerance<float>);
+        }
+    }
+    // More filters, a 1x1 stride-1 conv or a forced im2col keep the GEMM paths.
+    CHECK_FALSE(hg::cpu_impl::conv_is_small_k(hg::math::conv2d_dims::make(1, 8, 8, 16, 5, 5, 1)));
+    CHECK_FALSE(hg::cpu_impl::conv_is_small_k(hg::math::conv2d_dims::make(1, 8, 8, 16, 3, 1, 1)));
+    CHECK(hg::cpu_impl::conv_is_small_k(hg::math::conv2d_dims::make(1, 8, 8, 16, 3, 1, 2)));
+}
 
 TEST_CASE_TEMPLATE("ops: dense forward / backward-data / backward-filter match the reference", T, float, double) {
     hg::cpu_backend<T> be;

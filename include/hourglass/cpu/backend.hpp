@@ -24,9 +24,11 @@
 
 namespace hg {
 
-/// How the CPU conv2d computes 3x3 convolutions at stride 1 (every other shape uses im2col + GEMM):
-/// automatic picks per problem (cpu/conv2d_winograd.hpp, conv_winograd_tile); im2col always uses
-/// the GEMM of patches; winograd_2x2 / winograd_4x4 force Winograd F(2x2, 3x3) / F(4x4, 3x3).
+/// How the CPU conv2d computes 3x3 convolutions at stride 1 (every other shape uses im2col + GEMM,
+/// or the direct path of cpu/conv2d_small_k.hpp for at most 4 filters): automatic picks per problem
+/// (cpu/conv2d_winograd.hpp, conv_winograd_tile); im2col always uses the GEMM of patches, also for
+/// small filter banks of any shape; winograd_2x2 / winograd_4x4 force Winograd F(2x2, 3x3) /
+/// F(4x4, 3x3).
 enum class cpu_conv_algorithm { automatic, im2col, winograd_2x2, winograd_4x4 };
 
 template <class T>

@@ -12,6 +12,8 @@
 //            backward-filter splits rows statically and sums per-thread dW / db accumulators.
 //   chunked  otherwise: the patch matrix of a chunk of whole images (bounded by conv_scratch_bytes)
 //            is built in parallel and multiplied by Eigen's multi-threaded GEMM.
+// Filter banks of at most 4 filters (the decoders' last layer) skip the patch matrix altogether:
+// conv2d_small_k.hpp (unless the backend's conv algorithm is forced to im2col).
 #pragma once
 
 #include <Eigen/Core>
@@ -25,6 +27,7 @@
 
 #include "hourglass/core/parallel.hpp"
 #include "hourglass/cpu/backend.hpp"
+#include "hourglass/cpu/conv2d_small_k.hpp"
 #include "hourglass/math/conv_geometry.hpp"
 
 namespace hg::cpu_impl {
@@ -52,6 +55,12 @@ std::int64_t conv_images_per_chunk(const math::conv2d_dims& d) {
 
 /// True when the patch matrix is the input itself (1x1 kernel, stride 1).
 inline bool conv_is_pointwise(const math::conv2d_dims& d) { return d.r == 1 && d.stride == 1; }
+
+/// True when the conv runs on the direct small-K path of conv2d_small_k.hpp.
+template <class T>
+bool conv_runs_small_k(const cpu_backend<T>& be, const math::conv2d_dims& d) {
+    return conv_is_small_k(d) && be.conv_algorithm() != cpu_conv_algorithm::im2col;
+}
 
 /// True when the conv runs on the tiled schedule (small filter bank, patch matrix not the input).
 template <class T>
@@ -209,6 +218,7 @@ void fill_rows(T* y, std::int64_t rows, std::int64_t k, const T* bias, int threa
 template <class T>
 void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* w, const T* bias,
                     T* y) {
+    if (conv_runs_small_k(be, d)) return conv2d_small_k_forward(be, d, x, w, bias, y);
     const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     const_matrix_map<T> wm(w, d.k, patch);
@@ -246,6 +256,7 @@ void conv2d_forward(const cpu_backend<T>& be, const math::conv2d_dims& d, const 
 
 template <class T>
 void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* dy, const T* w, T* dx) {
+    if (conv_runs_small_k(be, d)) return conv2d_small_k_backward_data(be, d, dy, w, dx);
     const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     const_matrix_map<T> wm(w, d.k, patch);
@@ -287,6 +298,7 @@ void conv2d_backward_data(const cpu_backend<T>& be, const math::conv2d_dims& d, 
 template <class T>
 void conv2d_backward_filter(const cpu_backend<T>& be, const math::conv2d_dims& d, const T* x, const T* dy, T* dw,
                             T* dbias) {
+    if (conv_runs_small_k(be, d)) return conv2d_small_k_backward_filter(be, d, x, dy, dw, dbias);
     const auto product_threads = be.product_threads();
     const std::int64_t patch = d.patch();
     if (conv_is_tiled<T>(d)) {
