@@ -26,6 +26,9 @@ inline void use_short_openmp_spin(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
     if (setenv("GOMP_SPINCOUNT", default_spin_count, 1) != 0) return;
     execv("/proc/self/exe", argv);
+    // Only reached when the re-execution failed: this process keeps libgomp's default waits, so the
+    // environment must not claim otherwise (openmp_wait_description, child processes).
+    unsetenv("GOMP_SPINCOUNT");
 }
 
 /// "OpenMP waits: GOMP_SPINCOUNT=1000" - the wait settings this process runs with.
