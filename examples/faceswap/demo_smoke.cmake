@@ -39,17 +39,16 @@ endif()
 
 # The program runs its OpenMP threads with a short spin unless the environment chose a wait policy
 # (openmp_waits.hpp); the profile names the setting it ran with.
-execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=GOMP_SPINCOUNT --unset=OMP_WAIT_POLICY
-                        "${EXE}" demo --iterations 1 --device cpu --profile --out "${OUT}-spin"
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-string(FIND "${out}" "OpenMP waits: GOMP_SPINCOUNT=1000" at)
-if(NOT rc EQUAL 0 OR at EQUAL -1)
-  message(FATAL_ERROR "demo without a wait policy: exit ${rc}, expected 'OpenMP waits: GOMP_SPINCOUNT=1000':\n${out}\n${err}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=GOMP_SPINCOUNT OMP_WAIT_POLICY=passive
-                        "${EXE}" demo --iterations 1 --device cpu --profile --out "${OUT}-spin"
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-string(FIND "${out}" "OpenMP waits: OMP_WAIT_POLICY=passive\n" at)
-if(NOT rc EQUAL 0 OR at EQUAL -1)
-  message(FATAL_ERROR "demo with OMP_WAIT_POLICY=passive: exit ${rc}, expected it kept as the only setting:\n${out}\n${err}")
-endif()
+function(expect_wait_setting want what)  # ARGN: the `cmake -E env` settings for the run
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ARGN}
+                          "${EXE}" demo --iterations 1 --device cpu --profile --out "${OUT}-spin"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(FIND "${out}" "${want}" at)
+  if(NOT rc EQUAL 0 OR at EQUAL -1)
+    message(FATAL_ERROR "demo ${what}: exit ${rc}, expected '${want}':\n${out}\n${err}")
+  endif()
+endfunction()
+expect_wait_setting("OpenMP waits: GOMP_SPINCOUNT=1000" "without a wait policy"
+                    --unset=GOMP_SPINCOUNT --unset=OMP_WAIT_POLICY)
+expect_wait_setting("OpenMP waits: OMP_WAIT_POLICY=passive\n" "with OMP_WAIT_POLICY=passive (kept as the only setting)"
+                    --unset=GOMP_SPINCOUNT OMP_WAIT_POLICY=passive)
