@@ -1,4 +1,5 @@
-// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, export, extract, convert), each
+// hourglass-swap's command line, on CLI11: one subcommand per command (demo, train, swap, info, export, extract, convert,
+// timelapse), each
 // reading its options into the option structs of commands.hpp; then the command runs and its results
 // are printed. `--help` (on the program or a command) lists every option with its type, range or
 // allowed values and default, and exits 0. Exit statuses: 0 ok; 2 a usage error (no or an unknown
@@ -24,6 +25,8 @@
 #include "extract_command.hpp"
 #include "hourglass/swap/architectures.hpp"
 #include "memory_command.hpp"
+#include "timelapse_command.hpp"
+#include "hourglass/swap/recipe.hpp"
 #include "hourglass/swap/train_options.hpp"
 #include "hourglass/train/stop_criteria.hpp"
 
@@ -192,6 +195,17 @@ struct demo_cli {
             ->capture_default_str();
         add_number(app, "--iterations", o.iterations, "training iterations; 0: the backend's default")->check(nonnegative);
         add_number(app, "--seed", o.seed, "seed of the synthetic faces and of the model");
+        app.add_option("--preset", o.preset, "training preset, as train's (auto: by the iteration count)")
+            ->check(CLI::IsMember(hg::swap::preset_names()))
+            ->capture_default_str();
+        app.add_option("--lr", o.lr, "learning rate; 0: the preset's")
+            ->check(numeric<double>("--lr"))
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str();
+        app.add_option("--warmup", o.warmup, "iterations of learning-rate warmup; -1: the preset's")
+            ->check(numeric<std::int64_t>("--warmup"))
+            ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40))
+            ->capture_default_str();
         add_device(app, o.device, o.threads);
         profile.add(app);
     }
@@ -223,6 +237,7 @@ struct train_cli {
 
     explicit train_cli(CLI::App& a) : app(a) {
         auto& t = o.train;
+        t.preset = "auto";
         app.add_option("--a", o.a, "folder of face crops of identity A")->type_name("DIR")->required()->group("Data");
         app.add_option("--b", o.b, "folder of face crops of identity B")->type_name("DIR")->required()->group("Data");
         app.add_option("--model", o.model, "model folder: resumed when it holds a checkpoint")
@@ -241,6 +256,22 @@ struct train_cli {
         add_number(app, "--seed", t.seed, "model initialisation; the loaders' seeds derive from it")->group("Model");
 
         app.add_option("--loss", loss, "loss terms, summed")->check(loss_list())->capture_default_str()->group("Loss");
+        add_number(app, "--augment-ramp", t.augment_ramp.steps,
+                   "iterations over which the augmentation ramps in from none to full")
+            ->check(nonnegative)
+            ->default_str("the preset's")
+            ->group("Data");
+        app.add_option("--holdout", t.holdout,
+                       "percent of each side's faces kept out of training and scored (face SSIM) at every preview "
+                       "into holdout.csv; the preview shows them")
+            ->check(numeric<double>("--holdout"))
+            ->check(CLI::Range(0.0, 99.0))
+            ->capture_default_str()
+            ->group("Data");
+        add_number(app, "--mask-weight", t.mask_weight,
+                   "weight of the mask head's loss (MSE of the learned mask against the face mask; with --mask)")
+            ->check(positive)
+            ->group("Loss");
         add_number(app, "--eye-multiplier", t.eye_multiplier, "loss weight of the eye region")
             ->check(CLI::Range(1.0, 40.0))
             ->group("Loss");
@@ -252,11 +283,28 @@ struct train_cli {
             ->check(CLI::IsMember(optimizers))
             ->capture_default_str()
             ->group("Optimizer");
-        add_number(app, "--lr", t.lr, "learning rate")->check(positive)->group("Optimizer");
+        app.add_option("--preset", t.preset,
+                       "learning rate, warmup, decay and augmentation for the budget: quick (up to 3000 iterations: a "
+                       "high rate, light augmentation), balanced (full augmentation ramping in), quality (above 30000), "
+                       "classic (faceswap's: 5e-5, full augmentation, no schedule); auto picks by --iterations/--epochs. "
+                       "--lr, --warmup, --cosine-steps, --augment-ramp given here win over the preset")
+            ->check(CLI::IsMember(hg::swap::preset_names()))
+            ->capture_default_str()
+            ->group("Optimizer");
+        add_number(app, "--lr", t.lr, "learning rate")->check(positive)->default_str("the preset's")->group("Optimizer");
+        app.add_flag("--find-lr", o.find_lr,
+                     "before training, sweep the learning rate over 100 steps on a throwaway copy of the model and "
+                     "train at a tenth of the rate of lowest loss (writes lr_finder.csv)")
+            ->group("Optimizer");
+        add_number(app, "--warmup", t.warmup, "iterations of linear learning-rate warmup")
+            ->check(nonnegative)
+            ->default_str("the preset's")
+            ->group("Optimizer");
         add_number(app, "--batch", t.batch, "faces per side and iteration")->check(positive)->group("Optimizer");
         add_number(app, "--cosine-steps", t.cosine_steps,
-                   "cosine decay of the learning rate to a tenth over this many iterations; 0: constant")
+                   "cosine decay of the learning rate to a tenth, ending at this iteration; 0: constant")
             ->check(nonnegative)
+            ->default_str("the preset's: the iteration budget")
             ->group("Optimizer");
 
         const std::string stop = "Stop criteria (whichever comes first)";
@@ -302,6 +350,11 @@ struct train_cli {
             ->group(files);
         add_number(app, "--tensorboard-every", t.tensorboard_every, "iterations between TensorBoard scalars")
             ->check(positive)
+            ->group(files);
+        app.add_option("--timelapse", t.timelapse_dir,
+                       "keep every preview picture in this folder as <iteration>.png (the same faces each time); "
+                       "'hourglass-swap timelapse' makes a video of them")
+            ->type_name("DIR")
             ->group(files);
 
         add_device(app, o.device, o.threads)->group("Backend");
@@ -492,6 +545,27 @@ struct convert_cli {
     }
 };
 
+struct timelapse_cli {
+    timelapse_options o;
+
+    explicit timelapse_cli(CLI::App& app) {
+        app.add_option("--input", o.input, "folder of <iteration>.png pictures (train --timelapse DIR)")
+            ->type_name("DIR")
+            ->required();
+        app.add_option("--output", o.output, "the video to write (FILE.mp4, .mkv, ...)")->type_name("FILE")->required();
+        app.add_option("--fps", o.fps, "pictures per second")
+            ->check(numeric<double>("--fps"))
+            ->check(CLI::Range(0.1, 240.0))
+            ->capture_default_str();
+        add_number(app, "--crf", o.crf, "H.264 quality: 0 lossless .. 51 worst")->check(CLI::Range(0, 51));
+    }
+
+    int run() {
+        timelapse_command(o, print_line);
+        return 0;
+    }
+};
+
 struct info_cli {
     std::filesystem::path model;
     std::int64_t batch = 0;
@@ -575,9 +649,12 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
         "extract", std::string("find, align and cut out the faces of a video, a picture or a folder of pictures, with masks "
                                "and an alignments file") +
                        (has_media() ? "" : " (not in this build: needs dlib and FFmpeg)")));
+    timelapse_cli timelapse_c(*app.add_subcommand(
+        "timelapse", std::string("make a video of the preview pictures that train --timelapse kept") +
+                         (has_media() ? "" : " (not in this build: needs FFmpeg)")));
     app.footer("Run 'hourglass-swap <command> --help' for the options of a command; docs/faceswap.md describes them.");
 
-    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "export", "extract", "convert"};
+    const std::vector<std::string> commands = {"demo", "train", "swap", "info", "export", "extract", "convert", "timelapse"};
 
     if (argc < 2) {
         std::cerr << app.help();
@@ -608,6 +685,7 @@ int run_cli(int argc, char** argv, const std::atomic<bool>* stop) {
         if (command == "extract") return extract_c.run(stop);
         if (command == "convert") return convert_c.run(stop);
         if (command == "export") return export_c.run();
+        if (command == "timelapse") return timelapse_c.run();
         return info_c.run();
     } catch (const hg::value_error& e) {
         std::fprintf(stderr, "hourglass-swap %s: %s\n", command.c_str(), e.what());

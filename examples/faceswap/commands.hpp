@@ -22,6 +22,9 @@
 #include "hourglass/hourglass.hpp"
 #include "hourglass/io/checkpoint_store.hpp"
 #include "hourglass/swap/fidelity.hpp"
+#include "hourglass/swap/holdout.hpp"
+#include "hourglass/swap/lr_finder.hpp"
+#include "hourglass/swap/recipe.hpp"
 #include "hourglass/swap/paste.hpp"
 #include "hourglass/swap/trainer.hpp"
 #include "hourglass/train/loss_log.hpp"
@@ -150,6 +153,9 @@ struct demo_options {
     int threads = 0;
     bool profile = false;  ///< print where the time of an iteration goes (step_profile.hpp)
     bool profile_layers = false;  ///< with profile: also per layer (layer_profile.hpp)
+    std::string preset = "auto";  ///< the training preset (swap/recipe.hpp), as train's --preset
+    double lr = 0;                ///< > 0: instead of the preset's learning rate
+    std::int64_t warmup = -1;     ///< >= 0: instead of the preset's warmup
 };
 
 struct demo_result {
@@ -171,22 +177,6 @@ inline constexpr std::int64_t demo_cpu_iterations = 480;
 inline constexpr std::int64_t demo_gpu_iterations = 5000;
 inline constexpr std::int64_t demo_batch = 16;
 
-/// The demo's augmentation: faceswap's defaults (data::augment_config) with half the rotation, zoom
-/// and shift, and no colour jitter or random warp. The synthetic poses already vary; in a run of a few
-/// hundred steps the full augmentation costs more than it brings: the colour jitter teaches decoder B
-/// to copy the input's lightness instead of B's own colours, and the warp blurs the output (measured
-/// in docs/faceswap.md).
-inline hg::data::augment_config demo_augment() {
-    hg::data::augment_config c;
-    c.rotation_range *= 0.5f;
-    c.zoom_range *= 0.5f;
-    c.shift_range *= 0.5f;
-    c.color_lightness = 0.0f;
-    c.color_ab = 0.0f;
-    c.warp_sigma = 0.0f;
-    return c;
-}
-
 inline demo_result demo(const demo_options& o, const print_fn& print) {
     demo_result r;
     r.device = resolve_device(o.device);
@@ -194,17 +184,31 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     r.iterations = o.iterations > 0 ? o.iterations : (r.device == "cuda" ? demo_gpu_iterations : demo_cpu_iterations);
     std::filesystem::create_directories(o.out);
     const std::filesystem::path model_dir = o.out / "model";
+    // The demo trains with train's defaults: the preset of its budget (swap/recipe.hpp).
+    train_options t;
+    t.architecture = r.architecture;
+    t.batch = demo_batch;
+    t.stop = {};
+    t.stop.iterations = r.iterations;
+    hg::swap::preset_keep keep;
+    keep.lr = o.lr > 0;
+    keep.warmup = o.warmup >= 0;
+    if (keep.lr) t.lr = o.lr;
+    if (keep.warmup) t.warmup = o.warmup;
+    hg::swap::apply_preset(t, o.preset, r.iterations, keep);
     // A demo folder resumes only the same demo: its learning-rate schedule spans the iteration count
     // it was started with, so another count would not continue it.
     if (hg::io::checkpoint_store store(model_dir); store.exists()) {
         const auto header = store.load().header;
         const auto* steps = header.at("options").find("cosine_steps");
+        const auto* preset = header.at("options").find("preset");
         const std::int64_t trained_for = steps ? steps->as_int() : 0;
-        const std::int64_t wanted = r.device == "cuda" ? 0 : r.iterations;
-        if (header.at("architecture").as_string() != r.architecture || trained_for != wanted) {
+        if (header.at("architecture").as_string() != r.architecture || trained_for != t.cosine_steps ||
+            !preset || preset->as_string() != t.preset) {
             std::string msg = "the demo folder " + o.out.string() + " holds a demo model of '";
             msg += header.at("architecture").as_string() + "' started for a different run (";
-            msg += trained_for > 0 ? std::to_string(trained_for) + " iterations" : std::string("the GPU demo");
+            msg += trained_for > 0 ? std::to_string(trained_for) + " iterations" : std::string("no decay");
+            msg += preset ? ", preset " + preset->as_string() : std::string(", before presets");
             msg += "); use another --out or remove that folder";
             throw hg::value_error(msg);
         }
@@ -216,27 +220,30 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
     const std::int64_t count = demo_train_poses + demo_held_out;
     const hg::data::synthetic_face_set set_a{1, 64, count, seed_a}, set_b{2, 64, count, seed_b},
         truth_a2b{2, 64, count, seed_a};
+    const hg::data::synthetic_face_set truth_b2a{1, 64, count, seed_b};
     side_data a, b;
-    a.producer = hg::data::augmented_producer(set_a, demo_augment());
-    b.producer = hg::data::augmented_producer(set_b, demo_augment());
+    a.producer = hg::data::augmented_producer(set_a, t.augment, t.augment_ramp);
+    b.producer = hg::data::augmented_producer(set_b, t.augment, t.augment_ramp);
     a.samples = b.samples = demo_train_poses;  // the loaders never see the held-out indices
     a.mask_channels = b.mask_channels = 3;
     a.preview_faces = synthetic_images(set_a, demo_train_poses, 4);
     b.preview_faces = synthetic_images(set_b, demo_train_poses, 4);
+    // The held-out poses, scored at every preview (four times in a run): reconstruction per side
+    // and both swaps against their ground truth.
+    a.holdout_faces = synthetic_images(set_a, demo_train_poses, demo_held_out);
+    b.holdout_faces = synthetic_images(set_b, demo_train_poses, demo_held_out);
+    a.holdout_masks = synthetic_face_masks(set_a, demo_train_poses, demo_held_out);
+    b.holdout_masks = synthetic_face_masks(set_b, demo_train_poses, demo_held_out);
+    a.holdout_swaps.push_back({1, synthetic_images(truth_a2b, demo_train_poses, demo_held_out),
+                               synthetic_face_masks(truth_a2b, demo_train_poses, demo_held_out)});
+    b.holdout_swaps.push_back({0, synthetic_images(truth_b2a, demo_train_poses, demo_held_out),
+                               synthetic_face_masks(truth_b2a, demo_train_poses, demo_held_out)});
 
-    train_options t;
-    t.architecture = r.architecture;
-    t.batch = demo_batch;
-    t.stop = {};
-    t.stop.iterations = r.iterations;
     t.save_every = r.iterations;
-    t.preview_every = r.iterations + 1;  // the demo writes its own preview
+    t.preview_every = std::max<std::int64_t>(1, r.iterations / 4);
     t.seed = o.seed;
     t.profile = o.profile;
     t.profile_layers = o.profile_layers;
-    // The slim CPU model has few steps: a larger rate, decayed to a tenth along a cosine.
-    t.lr = r.device == "cuda" ? 5e-5 : 1.5e-3;
-    if (r.device != "cuda") t.cosine_steps = r.iterations;
     const auto start = std::chrono::steady_clock::now();
     with_backend(r.device, o.threads, [&](auto& be) {
         using B = std::decay_t<decltype(be)>;
@@ -245,7 +252,8 @@ inline demo_result demo(const demo_options& o, const print_fn& print) {
             trainer<B, A, decltype(mask)::value> tr(be, t, a, b, model_dir, print);
             if (tr.resumed()) print("resuming the demo model in " + model_dir.string());
             print(std::string("demo: training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
-                  " parameters) on the " + r.device + " for " + std::to_string(r.iterations) + " iterations");
+                  " parameters) on the " + r.device + " for " + std::to_string(r.iterations) + " iterations, " +
+                  hg::swap::describe_schedule(t));
             const auto stopped = tr.run(nullptr, progress_printer(tr, print));
             print(stopped.message);
             if (tr.profile().enabled()) print(tr.profile().table());
@@ -286,6 +294,7 @@ struct train_command_options {
     train_options train;
     std::string device = "auto";
     int threads = 0;
+    bool find_lr = false;            ///< sweep the learning rate first and train at the pick (lr_finder.hpp)
     std::vector<std::string> given;  ///< options given on the command line (resume keeps the rest)
 };
 
@@ -300,20 +309,84 @@ inline void apply_header(train_command_options& o, const hg::io::json& h) {
     o.train.loss = hg::swap::split_names(op.at("loss").as_string());
     o.train.optimizer = op.at("optimizer").as_string();
     o.train.lr = op.at("lr").as_double();
-    if (const auto* c = op.find("cosine_steps")) o.train.cosine_steps = c->as_int();
+    // Checkpoints from before presets trained with faceswap's settings: the classic preset.
+    o.train.preset = op.find("preset") ? op.at("preset").as_string() : "classic";
+    o.train.warmup = op.find("warmup") ? op.at("warmup").as_int() : 0;
+    o.train.cosine_steps = op.find("cosine_steps") ? op.at("cosine_steps").as_int() : 0;
+    o.train.final_lr_factor = op.find("final_lr_factor") ? op.at("final_lr_factor").as_double() : 0.1;
+    hg::swap::augment_from_json(op.find("augment"), o.train.augment, o.train.augment_ramp);
+    o.train.holdout = op.find("holdout") ? op.at("holdout").as_double() : 0.0;
     o.train.eye_multiplier = op.at("eye_multiplier").as_double();
     o.train.mouth_multiplier = op.at("mouth_multiplier").as_double();
+    o.train.mask_weight = op.find("mask_weight") ? op.at("mask_weight").as_double() : 1.0;
     o.train.seed = static_cast<std::uint64_t>(h.at("seeds").at("model").as_int());
     if (!given("--save-every")) o.train.save_every = op.at("save_every").as_int();
 }
 
+/// The preset of a new model: its budget is --iterations, else the iterations --epochs comes to
+/// (over the larger side's training faces), else none; what the command line gave stays.
+inline void apply_train_preset(train_command_options& o, std::int64_t largest_side) {
+    auto given = [&](const char* name) { return std::find(o.given.begin(), o.given.end(), name) != o.given.end(); };
+    const auto& st = o.train.stop;
+    std::int64_t budget = st.iterations;
+    if (st.epochs > 0) {
+        const auto e = hg::train::iterations_for_epochs(st.epochs, largest_side, o.train.batch);
+        budget = budget > 0 ? std::min(budget, e) : e;
+    }
+    hg::swap::preset_keep keep;
+    keep.lr = given("--lr");
+    keep.warmup = given("--warmup");
+    keep.decay = given("--cosine-steps");
+    const auto ramp = o.train.augment_ramp;
+    hg::swap::apply_preset(o.train, o.train.preset, budget, keep);
+    if (given("--augment-ramp")) o.train.augment_ramp = ramp;
+}
+
+/// One side of `train`: the dataset's faces (minus the held-out ones) for the loader, held-out
+/// faces and masks to score, and the preview faces (held-out ones when there are any).
+template <class Arch>
+side_data train_side(const hg::data::face_dataset& d, const train_options& t, const hg::swap::holdout_split& split,
+                     std::int64_t preview_rows) {
+    constexpr std::int64_t px = Arch::output * Arch::output;
+    side_data s;
+    s.producer = hg::data::subset_producer(hg::data::augmented_producer(d, t.augment, t.augment_ramp), split.train);
+    s.samples = static_cast<std::int64_t>(split.train.size());
+    s.mask_channels = d.mask_channels();  // 3 for extracted faces: eye and mouth weighting
+    auto faces_of = [&](const std::vector<std::int64_t>& idx, std::int64_t n, bool masks) {
+        auto out = hg::tensor::empty(hg::shape{n, Arch::output, Arch::output, masks ? 1 : 3});
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto f = d.get(idx[static_cast<std::size_t>(i)]);
+            float* dst = out.data() + i * px * (masks ? 1 : 3);
+            if (!masks) {
+                std::copy_n(f->rgb.data(), px * 3, dst);
+            } else if (!f->has_mask()) {
+                std::fill_n(dst, px, 1.f);
+            } else {
+                const std::int64_t c = f->mask.shape()[2];
+                for (std::int64_t q = 0; q < px; ++q) dst[q] = f->mask.data()[q * c];  // channel 0: the face
+            }
+        }
+        return out;
+    };
+    const auto& shown = split.held.empty() ? split.train : split.held;
+    s.preview_faces = faces_of(shown, std::min<std::int64_t>(preview_rows, static_cast<std::int64_t>(shown.size())), false);
+    if (!split.held.empty()) {
+        const auto n = static_cast<std::int64_t>(split.held.size());
+        s.holdout_faces = faces_of(split.held, n, false);
+        s.holdout_masks = faces_of(split.held, n, true);
+    }
+    return s;
+}
+
 inline void train_command(train_command_options o, const std::atomic<bool>* stop, const print_fn& print) {
     hg::io::checkpoint_store store(o.model);
-    if (store.exists()) {
+    const bool resuming = store.exists();
+    if (resuming) {
         const auto c = store.load();
         apply_header(o, c.header);
         print("resuming " + o.train.architecture + " from " + o.model.string() + " at iteration " +
               std::to_string(c.header.at("iteration").as_int()));
+        if (o.find_lr) print("--find-lr: not run, the model resumes at the learning rate it was started with");
     }
     std::filesystem::create_directories(o.model);
     const std::string device = resolve_device(o.device);
@@ -324,23 +397,45 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
         const hg::data::face_dataset da(o.a, dopt), db(o.b, dopt);
         for (const auto* d : {&da, &db})
             for (const auto& w : d->warnings()) print("warning: " + w);
-        auto side = [&](const hg::data::face_dataset& d) {
-            side_data s;
-            s.producer = hg::data::augmented_producer(d);
-            s.samples = d.size();
-            s.mask_channels = d.mask_channels();  // 3 for extracted faces: eye and mouth weighting
-            // The preview grid shows the same number of faces of each side.
-            const std::int64_t rows = std::min<std::int64_t>({4, da.size(), db.size()}), px = A::output * A::output * 3;
-            s.preview_faces = hg::tensor::empty(hg::shape{rows, A::output, A::output, 3});
-            for (std::int64_t i = 0; i < rows; ++i) std::copy_n(d.get(i)->rgb.data(), px, s.preview_faces.data() + i * px);
-            return s;
+        // Each side's split has its own stream: the model seed with the side's number.
+        const auto split_a = hg::swap::split_holdout(da.size(), o.train.holdout, o.train.seed * 2 + 1, "faces of " + o.a.string());
+        const auto split_b = hg::swap::split_holdout(db.size(), o.train.holdout, o.train.seed * 2 + 2, "faces of " + o.b.string());
+        if (!resuming)
+            apply_train_preset(o, static_cast<std::int64_t>(std::max(split_a.train.size(), split_b.train.size())));
+        // The preview grid shows the same number of faces of each side.
+        const std::int64_t rows = std::min<std::int64_t>(
+            {4, static_cast<std::int64_t>((split_a.held.empty() ? split_a.train : split_a.held).size()),
+             static_cast<std::int64_t>((split_b.held.empty() ? split_b.train : split_b.held).size())});
+        auto sides = [&] {
+            std::vector<side_data> v;
+            v.push_back(train_side<A>(da, o.train, split_a, rows));
+            v.push_back(train_side<A>(db, o.train, split_b, rows));
+            return v;
         };
         with_backend(device, o.threads, [&](auto& be) {
             using B = std::decay_t<decltype(be)>;
-            trainer<B, A, decltype(mask)::value> tr(be, o.train, side(da), side(db), o.model, print);
+            constexpr bool M = decltype(mask)::value;
+            if (o.find_lr && !resuming) {
+                print("finding the learning rate: a sweep of 100 steps from 1e-6 to 0.1 on a throwaway copy of the model");
+                const auto f = hg::swap::find_learning_rate<B, A, M>(be, o.train, sides());
+                hg::swap::write_lr_finder_csv(o.model / "lr_finder.csv", f);
+                char buf[256];
+                std::snprintf(buf, sizeof buf,
+                              "learning-rate finder: lowest smoothed loss %.5f at lr %.3g after %zu steps (%s); "
+                              "training at lr %.3g (a tenth of it); the sweep is in %s",
+                              *std::min_element(f.smoothed.begin(), f.smoothed.end()), f.best_lr, f.lr.size(),
+                              f.stopped.c_str(), f.picked, (o.model / "lr_finder.csv").string().c_str());
+                print(buf);
+                o.train.lr = f.picked;
+            }
+            trainer<B, A, M> tr(be, o.train, sides(), o.model, print);
             print(std::string("training '") + A::name + "' (" + std::to_string(tr.model().parameter_count()) +
-                  " parameters) on the " + device + ", " + std::to_string(da.size()) + " faces A, " +
-                  std::to_string(db.size()) + " faces B, from iteration " + std::to_string(tr.iteration()));
+                  " parameters) on the " + device + ", " + std::to_string(split_a.train.size()) + " faces A, " +
+                  std::to_string(split_b.train.size()) + " faces B, from iteration " + std::to_string(tr.iteration()));
+            print(hg::swap::describe_schedule(o.train));
+            if (o.train.holdout > 0)
+                print("held out (never trained on, scored at every preview into holdout.csv): " +
+                      std::to_string(split_a.held.size()) + " faces A, " + std::to_string(split_b.held.size()) + " faces B");
             for (const auto* d : {&da, &db}) {
                 char weights[96];
                 std::snprintf(weights, sizeof weights, "face, eye and mouth regions (eye x%g, mouth x%g)",

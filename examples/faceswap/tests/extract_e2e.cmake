@@ -89,6 +89,18 @@ run(2 convert_photos_in_place convert ${photo_args} --output "${OUT}/photos")
 expect("${convert_photos_in_place_err}" "convert photos into their own folder" "is the input folder")
 run(2 convert_learned convert ${convert_args} --output "${OUT}/learned.mp4" --mask learned)
 expect("${convert_learned_err}" "convert --mask learned without a mask head" "needs a model trained with --mask")
+# A mask head trained on the extracted (landmark) masks, then pasted through: convert --mask learned
+# and swap --blend use the learned mask.
+run(0 train_mask train --a "${OUT}/a" --b "${OUT}/b" --model "${OUT}/model_mask" --iterations 2 --batch 2 --save-every 2
+    --arch micro --mask --mask-weight 2 --device cpu)
+expect("${train_mask_out}" "train --mask on extracted faces" "16 faces A, 3 faces B")
+run(0 info_mask info --model "${OUT}/model_mask")
+expect("${info_mask_out}" "info of a mask-head model" "(with mask head)" "\"mask_weight\":2")
+run(0 convert_learned_ok convert --input "${OUT}/moving_av.mp4" --alignments "${OUT}/av/alignments.json"
+    --model "${OUT}/model_mask" --device cpu --output "${OUT}/learned.mp4" --mask learned)
+expect("${convert_learned_ok_out}" "convert --mask learned" "converted 12 frames")
+execute_process(COMMAND "${TOOL}" probe "${OUT}/learned.mp4" OUTPUT_VARIABLE probe RESULT_VARIABLE rc)
+expect("${probe}" "probe learned.mp4 (exit ${rc})" "frames 12 size 640x360 audio 1")
 run(1 convert_unwritable convert ${convert_args} --output "${OUT}/no/such/folder/out.mp4")
 expect("${convert_unwritable_err}" "convert into a missing folder" "out.mp4")
 

@@ -166,7 +166,7 @@ TEST_CASE("faceswap commands: swap --boxes pastes each crop into its frame at it
                              "nowhere.png of crop crop0.png does not exist"));
 }
 
-TEST_CASE("faceswap commands: a demo folder resumes the same demo and refuses one of another length") {
+TEST_CASE("faceswap commands: a demo folder resumes the same demo and refuses one of another length or preset") {
     temp_dir dir("demo_resume");
     faceswap::demo_options o;
     o.out = dir.path;
@@ -178,5 +178,9 @@ TEST_CASE("faceswap commands: a demo folder resumes the same demo and refuses on
     CHECK(faceswap::demo(o, quiet).iterations == 2);  // the same run: resumed, nothing refused
     o.iterations = 3;
     CHECK(hg::test::contains(hg::test::message_of<hg::value_error>([&] { faceswap::demo(o, quiet); }),
-                             "started for a different run (2 iterations); use another --out or remove that folder"));
+                             "started for a different run (2 iterations, preset quick); use another --out or remove that folder"));
+    o.iterations = 2;
+    o.preset = "balanced";  // the same length with another preset: another schedule, refused too
+    CHECK(hg::test::contains(hg::test::message_of<hg::value_error>([&] { faceswap::demo(o, quiet); }),
+                             "(2 iterations, preset quick)"));
 }

@@ -4,7 +4,9 @@
 # --save-every 2, then resumed to 6; info; swap on a folder, on one image and with --blend; and the
 # bad inputs: a missing folder, corrupt images (in a training folder and in swap's input), a missing
 # model, a truncated checkpoint with a backup (used, with a warning naming the file) and without
-# one (an error naming the file). Every command runs on the CPU with 1 thread (quickest on a busy 2-core machine).
+# one (an error naming the file); the preset the budget picks, --holdout (holdout.csv, the split
+# kept on resume), --timelapse and the timelapse video (with MEDIA; else the command's error),
+# --find-lr (lr_finder.csv). Every command runs on the CPU with 1 thread (quickest on a busy 2-core machine).
 cmake_minimum_required(VERSION 3.25)
 foreach(v EXE TOOL OUT)
   if(NOT DEFINED ${v})
@@ -169,6 +171,55 @@ expect("${resume_backup_out}" "resume from the backup" "resuming micro from ${M2
 expect("${resume_backup_out}" "resume from the backup" "warning: checkpoint_store: the current checkpoint '${M2}/model.hgc'")
 expect("${resume_backup_out}" "resume from the backup" "saved ${M2} at iteration 5")
 count_lines("${M2}/losses.csv" 5)  # the rows of iterations 5 and 6 of the lost checkpoint are replaced
+
+# ---- presets, held-out faces, the timelapse, the learning-rate finder ----
+# The budget picks the preset (4 iterations: quick) and the log says what it set.
+expect("${train_out}" "train: the preset" "preset quick: lr 0.0015")
+set(MH "${OUT}/model_holdout")
+run(0 holdout train --a "${A}" --b "${B}" --model "${MH}" --iterations 4 --holdout 34 --timelapse "${OUT}/lapse" ${common})
+expect("${holdout_out}" "train --holdout" "4 faces A, 4 faces B, from iteration 0")
+expect("${holdout_out}" "train --holdout" "held out (never trained on, scored at every preview into holdout.csv): 2 faces A, 2 faces B")
+expect("${holdout_out}" "train --holdout" "held-out face SSIM at iteration 2: rebuilt A ")
+expect("${holdout_out}" "train --holdout" "held-out face SSIM at iteration 4: rebuilt A ")
+count_lines("${MH}/holdout.csv" 2)
+file(STRINGS "${MH}/holdout.csv" holdout_header LIMIT_COUNT 1)
+if(NOT holdout_header STREQUAL "iteration,rebuilt A,rebuilt B")
+  message(FATAL_ERROR "holdout.csv header: '${holdout_header}'")
+endif()
+foreach(f 00000002.png 00000004.png)
+  if(NOT EXISTS "${OUT}/lapse/${f}")
+    message(FATAL_ERROR "train --timelapse did not write ${OUT}/lapse/${f}")
+  endif()
+endforeach()
+run(0 holdout_info info --model "${MH}")
+expect("${holdout_info_out}" "info of a held-out run" "\"holdout\":34" "\"preset\":\"quick\"")
+# The resume keeps the split (from the checkpoint) and appends to holdout.csv.
+run(0 holdout_resume train --a "${A}" --b "${B}" --model "${MH}" --iterations 6 --timelapse "${OUT}/lapse" ${common})
+expect("${holdout_resume_out}" "resume of a held-out run" "4 faces A, 4 faces B, from iteration 4")
+count_lines("${MH}/holdout.csv" 3)
+if(MEDIA)
+  run(0 timelapse timelapse --input "${OUT}/lapse" --output "${OUT}/lapse.mp4" --fps 4)
+  expect("${timelapse_out}" "timelapse" "timelapse: 3 pictures of ${OUT}/lapse -> ${OUT}/lapse.mp4")
+  file(SIZE "${OUT}/lapse.mp4" lapse_size)
+  if(lapse_size LESS 1000)
+    message(FATAL_ERROR "the timelapse video is ${lapse_size} bytes")
+  endif()
+else()
+  run(1 timelapse timelapse --input "${OUT}/lapse" --output "${OUT}/lapse.mp4")
+  expect("${timelapse_err}" "timelapse without media" "needs the media component")
+endif()
+run(1 timelapse_empty timelapse --input "${A}" --output "${OUT}/none.mp4")
+expect("${timelapse_empty_err}" "timelapse of a folder without its pictures" "no timelapse pictures" "${A}")
+run(2 holdout_all train --a "${A}" --b "${B}" --model "${OUT}/model_holdout_all" --iterations 2 --holdout 95 ${common})
+expect("${holdout_all_err}" "--holdout leaving nothing" "--holdout" "leaves none to train on")
+set(MF "${OUT}/model_find_lr")
+run(0 find_lr train --a "${A}" --b "${B}" --model "${MF}" --iterations 2 --find-lr ${common})
+expect("${find_lr_out}" "train --find-lr" "learning-rate finder: lowest smoothed loss" "training at lr")
+file(STRINGS "${MF}/lr_finder.csv" lr_rows REGEX "^[0-9]")
+list(LENGTH lr_rows lr_n)
+if(lr_n LESS 10)
+  message(FATAL_ERROR "lr_finder.csv has ${lr_n} rows")
+endif()
 
 # Without a backup: every command that needs the model fails, naming the file and the reason.
 set(M3 "${OUT}/model_truncated_alone")

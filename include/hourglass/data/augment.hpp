@@ -125,6 +125,29 @@ inline augment_params draw_augment_params(const augment_config& cfg, std::int64_
     return p;
 }
 
+/// The parameters p at strength s in [0, 1]: rotation, zoom (scale - 1), shift, the L*a*b* amounts
+/// and the warp displacements multiplied by s; the flip stays. s = 1 returns p, s = 0 the identity
+/// geometry (flip aside), no colour change and no warp. Scaling the drawn values (rather than the
+/// ranges before drawing) keeps each sample's draws the same at every strength, so a ramp only
+/// makes the same augmentation milder. value_error for s outside [0, 1].
+inline augment_params scale_augment_params(augment_params p, double s) {
+    if (!(s >= 0.0 && s <= 1.0)) throw value_error("data::scale_augment_params: strength " + std::to_string(s) + " is outside [0, 1]");
+    if (s == 1.0) return p;
+    const auto f = static_cast<float>(s);
+    p.transform.rotation_deg *= f;
+    p.transform.scale = 1.0f + (p.transform.scale - 1.0f) * f;
+    p.transform.shift_x *= f;
+    p.transform.shift_y *= f;
+    for (float& v : p.lab) v *= f;
+    for (auto& row : p.warp.dx)
+        for (float& v : row) v *= f;
+    for (auto& row : p.warp.dy)
+        for (float& v : row) v *= f;
+    p.color = p.color && f > 0.0f;
+    p.warped = p.warped && f > 0.0f;
+    return p;
+}
+
 /// One augmented sample: the warped input, the unwarped target and the masks (same geometry as
 /// the target, no colour change).
 struct augmented_sample {

@@ -11,8 +11,17 @@
 // i.e. every pixel counts), or three (face, eye, mouth) for a dataset with region masks (extracted
 // faces, dataset.hpp); a synthetic face gives three (face, eye, mouth) in that order, which
 // is what losses::face_mask needs. The loader's mask_channels must match (or be 0: no masks).
+//
+// Ramp (augment_ramp): the augmentation of a sample of training step k runs at strength
+// min(1, start + (1 - start) k / steps) (scale_augment_params: the same draws, made milder), so a
+// model first learns the faces themselves and meets the full augmentation once it can. The step
+// comes from the loader (sample_views::step), so batches stay a pure function of (seed, step).
+//
+// subset_producer maps a loader's indices [0, n) onto chosen indices of a source (the training
+// part of a hold-out split, swap/holdout.hpp): the loader never sees the others.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +37,23 @@
 #include "hourglass/data/synthetic_faces.hpp"
 
 namespace hg::data {
+
+/// Augmentation that ramps in: strength min(1, start + (1 - start) step / steps) at training step
+/// `step` (0-based); steps = 0 means full strength from the first step.
+struct augment_ramp {
+    std::int64_t steps = 0;
+    double start = 0.0;  ///< the strength at step 0, in [0, 1]
+
+    void validate() const {
+        if (steps < 0) throw value_error("augmentation ramp: steps must be >= 0, got " + std::to_string(steps));
+        if (!(start >= 0.0 && start <= 1.0))
+            throw value_error("augmentation ramp: the start strength must be in [0, 1], got " + std::to_string(start));
+    }
+    double strength(std::int64_t step) const {
+        if (steps <= 0 || step >= steps) return 1.0;
+        return start + (1.0 - start) * static_cast<double>(std::max<std::int64_t>(step, 0)) / static_cast<double>(steps);
+    }
+};
 
 namespace detail {
 
@@ -79,9 +105,9 @@ inline void check_views(const sample_views& out, std::int64_t h, std::int64_t w,
 /// Augments `image` with `masks` (each [h, w, 1]) into the loader's views; the masks land as the
 /// channels of out.mask, in order.
 inline void augment_into(augmenter& a, const tensor& image, const std::vector<tensor>& masks,
-                         std::uint64_t sample_seed, const sample_views& out) {
+                         std::uint64_t sample_seed, const sample_views& out, double strength) {
     const std::int64_t h = image.shape()[0], w = image.shape()[1];
-    const augment_params p = draw_augment_params(a.config(), h, w, sample_seed, 0);
+    const augment_params p = scale_augment_params(draw_augment_params(a.config(), h, w, sample_seed, 0), strength);
     if (!out.mask.defined()) {
         a.apply_into(image, {}, p, out.input, out.target, {});
         return;
@@ -99,9 +125,11 @@ inline void augment_into(augmenter& a, const tensor& image, const std::vector<te
 
 /// Augmented faces of a dataset folder (faces.mask_channels() mask channels: the face mask, and
 /// with region masks the eye and mouth masks). The dataset must outlive the loader.
-inline sample_producer augmented_producer(const face_dataset& faces, const augment_config& cfg = {}) {
+inline sample_producer augmented_producer(const face_dataset& faces, const augment_config& cfg = {},
+                                          augment_ramp ramp = {}) {
+    ramp.validate();
     auto pool = std::make_shared<detail::augmenter_pool>(cfg);
-    return [&faces, pool](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
+    return [&faces, pool, ramp](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
         const auto f = faces.get(index);
         const std::int64_t h = f->rgb.shape()[0], w = f->rgb.shape()[1], channels = faces.mask_channels();
         detail::check_views(out, h, w, channels, "dataset");
@@ -119,20 +147,40 @@ inline sample_producer augmented_producer(const face_dataset& faces, const augme
                 }
             }
         }
-        pool->with_augmenter([&](augmenter& a) { detail::augment_into(a, f->rgb, masks, sample_seed, out); });
+        pool->with_augmenter(
+            [&](augmenter& a) { detail::augment_into(a, f->rgb, masks, sample_seed, out, ramp.strength(out.step)); });
     };
 }
 
 /// Augmented synthetic faces (three mask channels: face, eye, mouth). The set is copied.
-inline sample_producer augmented_producer(const synthetic_face_set& faces, const augment_config& cfg = {}) {
+inline sample_producer augmented_producer(const synthetic_face_set& faces, const augment_config& cfg = {},
+                                          augment_ramp ramp = {}) {
     faces.validate();
+    ramp.validate();
     auto pool = std::make_shared<detail::augmenter_pool>(cfg);
-    return [faces, pool](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
+    return [faces, pool, ramp](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
         const synthetic_face f = faces.sample(index);
         detail::check_views(out, faces.size, faces.size, 3, "synthetic face set");
         std::vector<tensor> masks;
         if (out.mask.defined()) masks = {f.face_mask, f.eye_mask, f.mouth_mask};
-        pool->with_augmenter([&](augmenter& a) { detail::augment_into(a, f.image, masks, sample_seed, out); });
+        pool->with_augmenter(
+            [&](augmenter& a) { detail::augment_into(a, f.image, masks, sample_seed, out, ramp.strength(out.step)); });
+    };
+}
+
+/// The producer `source` seen through `indices`: loader index i produces source index indices[i]
+/// (every entry must be a valid index of the source; the loader's sample count is indices.size()).
+/// value_error for an empty list or a negative index.
+inline sample_producer subset_producer(sample_producer source, std::vector<std::int64_t> indices) {
+    if (indices.empty()) throw value_error("data::subset_producer: no indices");
+    for (auto i : indices)
+        if (i < 0) throw value_error("data::subset_producer: negative index " + std::to_string(i));
+    auto idx = std::make_shared<const std::vector<std::int64_t>>(std::move(indices));
+    return [source = std::move(source), idx](std::int64_t index, std::uint64_t sample_seed, const sample_views& out) {
+        if (index < 0 || index >= static_cast<std::int64_t>(idx->size()))
+            throw value_error("data::subset_producer: index " + std::to_string(index) + " is outside the subset of " +
+                              std::to_string(idx->size()));
+        source((*idx)[static_cast<std::size_t>(index)], sample_seed, out);
     };
 }
 

@@ -3,7 +3,8 @@
 // The loader is generic: for every sample it calls a producer callback
 //     producer(sample_index, sample_seed, sample_views{input, target, mask})
 // that writes one sample into views of the batch buffers ([H, W, C] input and target, [H, W, Cm]
-// mask; the mask view is undefined when mask_channels is 0). Typically the producer reads a face
+// mask; the mask view is undefined when mask_channels is 0; the views also carry the step k the
+// sample belongs to, for augmentation that ramps in over training). Typically the producer reads a face
 // from a face_dataset and augments it; one loader per side of a face-swap model (A and B) is
 // simply two loaders.
 //
@@ -51,6 +52,7 @@ struct sample_views {
     tensor input;   ///< [H, W, C]
     tensor target;  ///< [H, W, C]
     tensor mask;    ///< [H, W, Cm]; undefined when mask_channels is 0
+    std::int64_t step = 0;  ///< the batch (training step) the sample belongs to: augmentation ramps use it
 };
 
 using sample_producer = std::function<void(std::int64_t sample_index, std::uint64_t sample_seed, const sample_views& out)>;
@@ -240,6 +242,7 @@ private:
             s.indices[static_cast<std::size_t>(j)] = index;
             s.seeds[static_cast<std::size_t>(j)] = seed;
             sample_views v;
+            v.step = k;
             v.input = s.input.batch_slice(j, 1).view(shape{h, w, opts_.channels});
             v.target = s.target.batch_slice(j, 1).view(shape{h, w, opts_.channels});
             if (s.mask.defined()) v.mask = s.mask.batch_slice(j, 1).view(shape{h, w, opts_.mask_channels});

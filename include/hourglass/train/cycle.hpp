@@ -23,7 +23,8 @@
 //   tensorboard_every iterations the scalars loss/<side> (the value losses.csv holds),
 //   loss/<side>/<term> (sides with more than one term), learning_rate (of the last update),
 //   iterations_per_second (since the previous scalars) and grad_norm/<network> (when the optimizer
-//   computed it); and each preview picture as the image "preview" at its iteration.
+//   computed it); and each preview picture as the image "preview" at its iteration, with the
+//   scalars the preview callback added (add_event_scalar: the swap trainer's held-out scores).
 //
 // Step order per iteration: next batch of every side (data wait), upload of every side, then per
 // side compute() (forward, loss, backward; the gradients of shared networks add up), one read of
@@ -147,6 +148,14 @@ public:
     double epoch() const { return epoch_at(iteration_, largest_side_, o_.batch); }
     std::int64_t largest_side() const { return largest_side_; }
     double learning_rate() const { return lr_; }
+    /// Sets every optimizer's base learning rate (the schedule still scales it) from the next step
+    /// on, keeping their moments (the learning-rate finder sweeps it). value_error unless positive
+    /// and finite.
+    void set_learning_rate(double lr) {
+        if (!(std::isfinite(lr) && lr > 0)) throw value_error("cycle: learning rate " + std::to_string(lr) + " is not positive");
+        for (auto& opt : opts_) opt->set_learning_rate(lr);
+        lr_ = lr;
+    }
     std::size_t side_count() const { return sides_.size(); }
     const std::string& side_name(std::size_t s) const { return sides_.at(s).source.name; }
     /// Side s's loss in the last applied iteration (NaN before the first).
@@ -170,6 +179,11 @@ public:
     std::filesystem::path tensorboard_file() const { return tensorboard_ ? tensorboard_->path() : std::filesystem::path(); }
     /// The scalars (tag, value) written to TensorBoard at the last iteration that wrote any.
     const std::vector<std::pair<std::string, float>>& tensorboard_scalars() const { return tensorboard_scalars_; }
+    /// Adds a scalar to the TensorBoard event of this iteration's preview (the preview callback
+    /// calls it, e.g. a held-out score); dropped without a TensorBoard folder.
+    void add_event_scalar(std::string tag, double value) {
+        if (tensorboard_) event_scalars_.emplace_back(std::move(tag), value);
+    }
     /// Seconds since run() started.
     double run_seconds() const {
         return running_ ? std::chrono::duration<double>(clock::now() - run_start_).count() : 0.0;
@@ -579,6 +593,11 @@ private:
             for (std::size_t i = 0; i < opts_.size(); ++i)
                 if (std::isfinite(opts_[i]->last_grad_norm())) add("grad_norm/" + networks_[i].name, opts_[i]->last_grad_norm());
         }
+        for (auto& [tag, v] : event_scalars_) {
+            summary.scalar(tag, static_cast<float>(v));
+            tensorboard_scalars_.emplace_back(tag, static_cast<float>(v));
+        }
+        event_scalars_.clear();
         if (!preview.empty()) summary.image("preview", io::read_png_file(preview));
         tensorboard_->write(iteration_, summary);
     }
@@ -619,6 +638,7 @@ private:
     std::int64_t largest_side_ = 0;
     tensor values_;
     std::vector<double> last_, last_terms_, logged_;
+    std::vector<std::pair<std::string, double>> event_scalars_;  ///< add_event_scalar, for the next event
     loss_window window_;
     loss_log log_;
     io::json loaded_header_ = io::json::object();
