@@ -99,7 +99,8 @@ TEST_CASE("swap recipe: the presets' values, and settings the caller gave are ke
     CHECK(q.lr == doctest::Approx(1.5e-3));
     CHECK(q.warmup == 24);  // 5 % of 480
     CHECK(q.cosine_steps == 480);
-    CHECK(q.augment.warp_sigma == 0.0f);
+    CHECK(q.augment.warp_sigma == hg::data::augment_config{}.warp_sigma);  // faceswap's warp
+    CHECK(q.augment.rotation_range == 0.5f * hg::data::augment_config{}.rotation_range);
     CHECK(q.augment.color_lightness == 0.0f);
     CHECK(q.augment_ramp.steps == 0);
 
@@ -128,7 +129,7 @@ TEST_CASE("swap recipe: the presets' values, and settings the caller gave are ke
     CHECK(k.lr == doctest::Approx(3e-4));
     CHECK(k.warmup == 7);
     CHECK(k.cosine_steps == 900);
-    CHECK(k.augment.warp_sigma == 0.0f);  // not kept: the preset's
+    CHECK(k.augment.color_lightness == 0.0f);  // not kept: the preset's
 
     // The checkpoint header form of the augmentation round-trips; a header without it is classic.
     const auto j = hg::swap::augment_json(b.augment, b.augment_ramp);
