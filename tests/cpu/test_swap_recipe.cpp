@@ -346,12 +346,13 @@ TEST_CASE("swap trainer: held-out scores at every preview into holdout.csv, time
     {
         std::ofstream extra(d.path / "model" / "holdout.csv", std::ios::app);
         extra << "99,0.1,0.1,0.1\n";
+        extra << "garbage,0.1\n";  // a damaged row: dropped, not a crash
     }
     o.stop.iterations = 8;
     micro_trainer<false> t(be, o, a, b, d.path / "model");
     CHECK(t.resumed());
     rows = lines_of(d.path / "model" / "holdout.csv");
-    CHECK(rows.size() == 4);  // the row of 99 (after the checkpoint of iteration 6) is gone
+    CHECK(rows.size() == 4);  // the rows of 99 (after the checkpoint of iteration 6) and "garbage" are gone
     CHECK(rows.back().rfind("6,", 0) == 0);
 }
 

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <filesystem>
 #include <functional>
@@ -363,14 +364,19 @@ private:
 
     std::filesystem::path holdout_log() const { return model_dir_ / "holdout.csv"; }
 
-    /// Keeps the header and the rows up to `iteration` of holdout.csv (a resume repeats the rest).
+    /// Keeps the header and the rows up to `iteration` of holdout.csv (a resume repeats the rest);
+    /// a row that does not start with an iteration number (a damaged file) is dropped too.
     void cut_holdout_log(std::int64_t iteration) const {
         std::ifstream in(holdout_log());
         if (!in) return;
         std::string line, kept;
         bool first = true;
         while (std::getline(in, line)) {
-            if (first || (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= iteration)) kept += line + "\n";
+            const std::string field = line.substr(0, line.find(','));
+            char* end = nullptr;
+            const long long it = std::strtoll(field.c_str(), &end, 10);
+            const bool numbered = !field.empty() && end != nullptr && *end == '\0';
+            if (first || (numbered && it <= iteration)) kept += line + "\n";
             first = false;
         }
         in.close();
