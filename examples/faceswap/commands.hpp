@@ -301,8 +301,18 @@ struct train_command_options {
 /// Options stored in a checkpoint header override the defaults (not what the command line gave).
 inline void apply_header(train_command_options& o, const hg::io::json& h) {
     auto given = [&](const char* name) { return std::find(o.given.begin(), o.given.end(), name) != o.given.end(); };
-    o.train.architecture = h.at("architecture").as_string();
-    o.train.mask = h.at("mask").as_bool();
+    // The model is the checkpoint's: an --arch or --mask that asks for another one is an error, not
+    // silently ignored (the folder would go on training the model it holds).
+    const std::string held = h.at("architecture").as_string();
+    const bool held_mask = h.at("mask").as_bool();
+    if (given("--arch") && o.train.architecture != held)
+        throw hg::value_error("the model folder " + o.model.string() + " holds a " + held + " model, not " +
+                              o.train.architecture + " (leave out --arch to resume it, or use another --model)");
+    if (given("--mask") && o.train.mask && !held_mask)
+        throw hg::value_error("the model folder " + o.model.string() + " holds a " + held +
+                              " model without a mask head (leave out --mask to resume it, or use another --model)");
+    o.train.architecture = held;
+    o.train.mask = held_mask;
     const auto& op = h.at("options");
     // These shape the model, the optimizer state or the batches: always the checkpoint's.
     o.train.batch = op.at("batch").as_int();
@@ -468,7 +478,7 @@ void with_trained_model(const std::filesystem::path& model, const std::string& d
         using A = decltype(arch);
         with_backend(resolve_device(device), threads, [&](auto& be) {
             using B = std::decay_t<decltype(be)>;
-            hg::swap::swap_model<B, A, decltype(mask)::value> m(be, 0);
+            hg::swap::model_for<B, A, decltype(mask)::value> m(be, 0);
             m.load_parameters([&](const std::string& n) { return c.find(n); });
             fn(m);
         });

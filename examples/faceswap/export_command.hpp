@@ -50,9 +50,9 @@ inline std::uintmax_t export_command(const export_command_options& o, const prin
         const std::string bytes = hg::swap::export_onnx(m, side, eo);
         hg::swap::write_onnx_file(o.output, bytes);
         char line[400];
-        std::snprintf(line, sizeof line, "exported '%s'%s, %s (encoder + decoder_%s), opset %d, batch %s: %s (%.1f MB)",
+        std::snprintf(line, sizeof line, "exported '%s'%s, %s (%s), opset %d, batch %s: %s (%.1f MB)",
                       M::architecture(), M::has_mask() ? " with mask head" : "", o.direction.c_str(),
-                      hg::swap::side_name(side).c_str(), o.opset, o.batch.c_str(), o.output.string().c_str(),
+                      M::swap_path(side).c_str(), o.opset, o.batch.c_str(), o.output.string().c_str(),
                       double(bytes.size()) / 1e6);
         print(line);
         std::snprintf(line, sizeof line, "input 'face' [%s, %d, %d, 3], output 'swapped' [%s, %d, %d, 3]%s (NHWC, RGB in [0, 1])",

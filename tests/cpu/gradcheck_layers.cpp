@@ -1,7 +1,8 @@
 // Finite-difference gradient checks (double precision) of every layer type: the input gradient and
 // every parameter's gradient, with parameter gradients accumulated onto a random offset. Covers
 // conv2d (kernels 1/3/5, strides 1/2, odd and even sizes; 3x3 also by Winograd), dense on images, every activation,
-// flatten, reshape, pixel_shuffle / pixel_unshuffle, upscale, residual and nested sequentials.
+// flatten, reshape, pixel_shuffle / pixel_unshuffle, upscale, residual, pixel_norm, concat_branches
+// and nested sequentials.
 #include <doctest/doctest.h>
 
 #include "support/test_support.hpp"
@@ -93,6 +94,19 @@ TEST_CASE("gradcheck: upscale") {
 TEST_CASE("gradcheck: residual") {
     check_gradients<hg::residual<3>>(hg::shape{4, 5, 3}, 2, 700);
     check_gradients<hg::residual<2>>(hg::shape{3, 3, 2}, 1, 701);
+}
+
+TEST_CASE("gradcheck: pixel_norm") {
+    check_gradients<hg::pixel_norm>(hg::shape{23}, 3, 710, false);
+    check_gradients<hg::pixel_norm>(hg::shape{3, 2, 4}, 2, 711, false);
+}
+
+TEST_CASE("gradcheck: concat_branches (images and vectors, nested)") {
+    check_gradients<hg::concat_branches<hg::conv2d<3, 1>, hg::conv2d<9, 3>>>(hg::shape{4, 3, 5}, 2, 720);
+    check_gradients<hg::concat_branches<hg::dense<2>, hg::sequential<hg::pixel_norm, hg::dense<3>>>>(hg::shape{6}, 2, 721);
+    check_gradients<hg::sequential<hg::concat_branches<hg::sequential<hg::upscale<2>, hg::residual<2>>,
+                                                       hg::sequential<hg::upscale<1>, hg::conv2d<1, 1>, hg::sigmoid>>,
+                                   hg::conv2d<2, 3>>>(hg::shape{2, 3, 4}, 2, 722);
 }
 
 TEST_CASE("gradcheck: a small encoder/decoder mixing every layer type") {

@@ -193,6 +193,59 @@ TEST_CASE_TEMPLATE("layers: upscale matches conv3x3 + leaky_relu(0.1) + depth_to
     check_layer<B, hg::upscale<2>>(shape{2, 3, 1}, {1, 3}, 62, upscale_ref);
 }
 
+TEST_CASE_TEMPLATE("layers: pixel_norm matches x / sqrt(mean(x^2) + 1e-6) per sample and its full Jacobian", B,
+                   hg::cpu, hg::cpu64) {
+    auto pn = [](const dtensor& x, const params_t&, const dtensor& dy) {
+        return layer_ref{ref::pixel_norm_forward(x, 1e-6), ref::pixel_norm_backward(x, dy, 1e-6), {}};
+    };
+    check_layer<B, hg::pixel_norm>(shape{37}, {2, 1, 3}, 81, pn);
+    check_layer<B, hg::pixel_norm>(shape{3, 4, 5}, {1, 2}, 82, pn);
+    // Unit root mean square per sample, whatever the scale of the input.
+    B be;
+    hg::model<B, hg::pixel_norm> m(be, shape{64}, 1);
+    auto x = random_tensor<typename B::scalar>(shape{2, 64}, 83);
+    for (std::int64_t i = 64; i < 128; ++i) x[i] *= 1000;
+    const auto& y = m.forward(x);
+    for (std::int64_t n = 0; n < 2; ++n) {
+        double ss = 0;
+        for (std::int64_t i = 0; i < 64; ++i) ss += double(y[n * 64 + i]) * double(y[n * 64 + i]);
+        CHECK(std::sqrt(ss / 64) == doctest::Approx(1.0).epsilon(1e-5));
+    }
+}
+
+TEST_CASE_TEMPLATE("layers: concat_branches joins two branches on the last axis and sums their input gradients", B,
+                   hg::cpu, hg::cpu64) {
+    // Two convolutions of the same image (DeepFaceLab's -d output: a 1x1 and a 3x3 conv joined).
+    check_layer<B, hg::concat_branches<hg::conv2d<3, 1>, hg::conv2d<5, 3>>>(
+        shape{5, 4, 6}, {2, 1}, 91, [](const dtensor& x, const params_t& p, const dtensor& dy) {
+            const auto a = conv_ref(x, {p[0], p[1]}, ref::slice_last(dy, 0, 3), 1);
+            const auto b = conv_ref(x, {p[2], p[3]}, ref::slice_last(dy, 3, 5), 1);
+            layer_ref r;
+            r.y = ref::concat_last(a.y, b.y);
+            r.dx = ref::add(a.dx, b.dx);
+            r.grads = {a.grads[0], a.grads[1], b.grads[0], b.grads[1]};
+            return r;
+        });
+    // Two dense layers of a vector.
+    check_layer<B, hg::concat_branches<hg::dense<3>, hg::dense<4>>>(
+        shape{7}, {1, 3}, 92, [](const dtensor& x, const params_t& p, const dtensor& dy) {
+            const auto a = dense_ref(x, {p[0], p[1]}, ref::slice_last(dy, 0, 3));
+            const auto b = dense_ref(x, {p[2], p[3]}, ref::slice_last(dy, 3, 4));
+            layer_ref r;
+            r.y = ref::concat_last(a.y, b.y);
+            r.dx = ref::add(a.dx, b.dx);
+            r.grads = {a.grads[0], a.grads[1], b.grads[0], b.grads[1]};
+            return r;
+        });
+}
+
+TEST_CASE("layers: concat_branches refuses branches whose outputs cannot be joined") {
+    hg::cpu be;
+    // [4, 4, 3] and [2, 2, 3]: the spatial extents differ.
+    CHECK_THROWS_WITH_AS((hg::model<hg::cpu, hg::concat_branches<hg::conv2d<3, 3>, hg::conv2d<3, 3, 2>>>(be, shape{4, 4, 2}, 1)),
+                         doctest::Contains("differ in the last extent only"), hg::shape_error);
+}
+
 TEST_CASE_TEMPLATE("layers: residual matches lrelu(conv(lrelu(conv(x))) + x)", B, hg::cpu, hg::cpu64) {
     check_layer<B, hg::residual<5>>(shape{5, 7, 5}, {2, 1}, 71, residual_ref);
     check_layer<B, hg::residual<3>>(shape{4, 4, 3}, {1, 3}, 72, residual_ref);

@@ -1,5 +1,6 @@
 // Whole layers and models on the GPU against the same layers on the CPU (same seed, so the same
-// initial parameters): every layer type forward and backward, and the 64 px face-swap encoder and
+// initial parameters): every layer type forward and backward (pixel_norm and concat_branches also
+// at SAEHD's shapes), and the 64 px face-swap encoder and
 // decoder. Also: after a warm-up step, further steps take no new memory from the device.
 // Tolerances (relative, float32, TF32 off): single layers 1e-5, also at the 64 px model's real
 // shapes; the whole 64 px model's output 1e-4 and its gradients 1e-4 on at least 4 of 6 seeds (see
@@ -66,6 +67,18 @@ TEST_CASE("cuda layers: every layer type matches the CPU forward and backward") 
     check_layer(compare_backends<hg::pixel_unshuffle>(hg::shape{6, 4, 3}, 2, 10), tol);
     check_layer(compare_backends<hg::upscale<8>>(hg::shape{4, 5, 6}, 2, 11), tol);
     check_layer(compare_backends<hg::residual<8>>(hg::shape{5, 5, 8}, 2, 12), tol);
+}
+
+TEST_CASE("cuda layers: pixel_norm and concat_branches (SAEHD's layers) match the CPU, also at SAEHD's shapes") {
+    constexpr double tol = 1e-5;
+    check_layer(compare_backends<hg::pixel_norm>(hg::shape{37}, 3, 51), tol);
+    check_layer(compare_backends<hg::pixel_norm>(hg::shape{3, 5, 7}, 2, 52), tol);
+    check_layer(compare_backends<hg::concat_branches<hg::conv2d<3, 1>, hg::conv2d<9, 3>>>(hg::shape{6, 5, 8}, 2, 53), tol);
+    check_layer(compare_backends<hg::concat_branches<hg::dense<5>, hg::dense<3>>>(hg::shape{11}, 3, 54), tol);
+    // df-ud at 128 px: the flattened 8 x 8 x 512 code; the -d output convolutions at 64 x 64 x 128.
+    check_layer(compare_backends<hg::sequential<hg::flatten, hg::pixel_norm>>(hg::shape{8, 8, 512}, 2, 55), tol);
+    check_layer(compare_backends<hg::concat_branches<hg::conv2d<3, 1>, hg::conv2d<9, 3>>>(hg::shape{64, 64, 128}, 2, 56),
+                tol);
 }
 
 TEST_CASE("cuda layers: every layer of the 64 px face-swap model, at its real shape, matches the CPU") {

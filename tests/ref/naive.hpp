@@ -366,4 +366,68 @@ residual_grads<T> residual_backward(const basic_tensor<T>& x, const basic_tensor
     return g;
 }
 
+// ---- pixel norm: y[n, :] = x[n, :] / sqrt(mean(x[n, :]^2) + eps) ----------------------------------
+
+template <class T>
+basic_tensor<T> pixel_norm_forward(const basic_tensor<T>& x, T eps) {
+    auto y = basic_tensor<T>::empty(x.shape());
+    const std::int64_t n = x.shape()[0], f = x.numel() / n;
+    for (std::int64_t r = 0; r < n; ++r) {
+        T ss = T(0);
+        for (std::int64_t i = 0; i < f; ++i) ss += x[r * f + i] * x[r * f + i];
+        for (std::int64_t i = 0; i < f; ++i) y[r * f + i] = x[r * f + i] / std::sqrt(ss / T(f) + eps);
+    }
+    return y;
+}
+
+/// dx_j = sum_i dy_i dy_i/dx_j with the full Jacobian of one row,
+/// dy_i/dx_j = [i == j] s^(-1/2) - x_i x_j s^(-3/2) / F   (s = mean(x^2) + eps).
+template <class T>
+basic_tensor<T> pixel_norm_backward(const basic_tensor<T>& x, const basic_tensor<T>& dy, T eps) {
+    auto dx = basic_tensor<T>::empty(x.shape());
+    const std::int64_t n = x.shape()[0], f = x.numel() / n;
+    for (std::int64_t r = 0; r < n; ++r) {
+        T ss = T(0);
+        for (std::int64_t i = 0; i < f; ++i) ss += x[r * f + i] * x[r * f + i];
+        const T s = ss / T(f) + eps;
+        for (std::int64_t j = 0; j < f; ++j) {
+            T acc = T(0);
+            for (std::int64_t i = 0; i < f; ++i) {
+                const T jac = (i == j ? T(1) / std::sqrt(s) : T(0)) - x[r * f + i] * x[r * f + j] / (s * std::sqrt(s) * T(f));
+                acc += dy[r * f + i] * jac;
+            }
+            dx[r * f + j] = acc;
+        }
+    }
+    return dx;
+}
+
+// ---- joining and slicing the last axis ----------------------------------------------------------
+
+/// [..., Ca] and [..., Cb] with the same leading extents -> [..., Ca + Cb].
+template <class T>
+basic_tensor<T> concat_last(const basic_tensor<T>& a, const basic_tensor<T>& b) {
+    const int r = a.shape().rank();
+    const std::int64_t ca = a.shape()[r - 1], cb = b.shape()[r - 1], rows = a.numel() / ca;
+    shape s = r == 2 ? shape{a.shape()[0], ca + cb} : shape{a.shape()[0], a.shape()[1], a.shape()[2], ca + cb};
+    auto out = basic_tensor<T>::empty(s);
+    for (std::int64_t p = 0; p < rows; ++p) {
+        for (std::int64_t c = 0; c < ca; ++c) out[p * (ca + cb) + c] = a[p * ca + c];
+        for (std::int64_t c = 0; c < cb; ++c) out[p * (ca + cb) + ca + c] = b[p * cb + c];
+    }
+    return out;
+}
+
+/// Channels [first, first + count) of the last axis of x.
+template <class T>
+basic_tensor<T> slice_last(const basic_tensor<T>& x, std::int64_t first, std::int64_t count) {
+    const int r = x.shape().rank();
+    const std::int64_t c = x.shape()[r - 1], rows = x.numel() / c;
+    shape s = r == 2 ? shape{x.shape()[0], count} : shape{x.shape()[0], x.shape()[1], x.shape()[2], count};
+    auto out = basic_tensor<T>::empty(s);
+    for (std::int64_t p = 0; p < rows; ++p)
+        for (std::int64_t k = 0; k < count; ++k) out[p * count + k] = x[p * c + first + k];
+    return out;
+}
+
 }  // namespace hg::ref

@@ -108,11 +108,11 @@ void write_run(M& m, int side, const hg::tensor& x, const fs::path& onnx, const 
 }
 
 template <class M>
-void write_runs(M& m, int side, std::int64_t batch, const fs::path& astronaut, const fs::path& onnx, const fs::path& dir) {
-    std::ofstream manifest(dir / "cases.txt");
+void write_runs(M& m, int side, std::int64_t batch, const fs::path& astronaut, const fs::path& onnx, const fs::path& dir,
+                std::ofstream& manifest, const std::string& prefix = {}) {
     const std::int64_t in = M::input_size();
-    write_run(m, side, random_faces(batch > 0 ? batch : 3, in, 17), onnx, dir, "random", manifest);
-    write_run(m, side, face_crops(astronaut, batch > 0 ? batch : 4, in), onnx, dir, "astronaut", manifest);
+    write_run(m, side, random_faces(batch > 0 ? batch : 3, in, 17), onnx, dir, prefix + "random", manifest);
+    write_run(m, side, face_crops(astronaut, batch > 0 ? batch : 4, in), onnx, dir, prefix + "astronaut", manifest);
     if (!manifest) throw hg::io_error("cannot write " + (dir / "cases.txt").string());
 }
 
@@ -120,14 +120,19 @@ int arch_cases(const std::string& name, bool mask, int opset, std::int64_t batch
                const fs::path& dir) {
     fs::create_directories(dir);
     faceswap::with_model_kind(name, mask, [&](auto arch, auto has_mask) {
+        using A = decltype(arch);
         hg::cpu be(0);
-        hg::swap::swap_model<hg::cpu, decltype(arch), decltype(has_mask)::value> m(be, 2024);
+        hg::swap::model_for<hg::cpu, A, decltype(has_mask)::value> m(be, 2024);
         hg::swap::onnx_export_options o;
         o.opset = opset;
         o.batch = batch;
-        const fs::path onnx = dir / "model.onnx";
-        hg::swap::write_onnx_file(onnx, hg::swap::export_onnx(m, 1, o));
-        write_runs(m, 1, batch, astronaut, onnx, dir);
+        std::ofstream manifest(dir / "cases.txt");
+        // Decoded as B (the swap path); a LIAE model also as A (its own inter's code).
+        for (const int side : hg::swap::is_liae<A> ? std::vector<int>{1, 0} : std::vector<int>{1}) {
+            const fs::path onnx = dir / ("model_" + hg::swap::side_name(side) + ".onnx");
+            hg::swap::write_onnx_file(onnx, hg::swap::export_onnx(m, side, o));
+            write_runs(m, side, batch, astronaut, onnx, dir, manifest, hg::swap::side_name(side) + "_");
+        }
     });
     return 0;
 }
@@ -165,7 +170,10 @@ int model_cases(const fs::path& model, const std::string& direction, std::int64_
     fs::create_directories(dir);
     const int side = direction == "a2b" ? 1 : 0;
     faceswap::with_trained_model(model, "cpu", 0, [](const std::string&) {},
-                                 [&](auto& m) { write_runs(m, side, batch, astronaut, onnx, dir); });
+                                 [&](auto& m) {
+                                     std::ofstream manifest(dir / "cases.txt");
+                                     write_runs(m, side, batch, astronaut, onnx, dir, manifest);
+                                 });
     return 0;
 }
 

@@ -21,7 +21,7 @@ case "$mode" in
   arch)
     name="$1" mask="$2" opset="$3" batch="$4" astronaut="$5"
     "$cases" arch "$name" "$mask" "$opset" "$batch" "$astronaut" "$work"
-    ls -l "$work/model.onnx"
+    ls -l "$work"/model_*.onnx
     check "$work/cases.txt" --expect-opset "$opset" --expect-batch "$([ "$batch" = 0 ] && echo dynamic || echo "$batch")"
     ;;
   layers)

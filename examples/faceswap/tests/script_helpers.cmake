@@ -1,6 +1,16 @@
 # Helpers shared by the command-line checks of hourglass-swap (help.cmake, train_e2e.cmake,
-# extract_e2e.cmake); include() it after setting EXE (the program) and, optionally, RUN_TIMEOUT
-# (seconds per run, default 300).
+# extract_e2e.cmake, saehd_e2e.cmake); include() it after setting EXE (the program), TOOL (the
+# faceswap_test_images helper) where tool() is used and, optionally, RUN_TIMEOUT (seconds per run,
+# default 300).
+
+# tool(args...): runs faceswap_test_images (${TOOL}) and fails unless it succeeds.
+function(tool)
+  execute_process(COMMAND "${TOOL}" ${ARGN} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " line "${ARGN}")
+    message(FATAL_ERROR "faceswap_test_images ${line} failed (${rc}): ${err}")
+  endif()
+endfunction()
 
 # run(<expected exit status> <name> args...): runs hourglass-swap, saves its stdout in ${name}_out
 # and its stderr in ${name}_err, and fails unless it exited with the expected status.

@@ -19,14 +19,6 @@ file(MAKE_DIRECTORY "${OUT}")
 set(RUN_TIMEOUT 120)
 include(${CMAKE_CURRENT_LIST_DIR}/script_helpers.cmake)
 
-function(tool)
-  execute_process(COMMAND "${TOOL}" ${ARGN} RESULT_VARIABLE rc ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " line "${ARGN}")
-    message(FATAL_ERROR "faceswap_test_images ${line} failed (${rc}): ${err}")
-  endif()
-endfunction()
-
 # check_images(<width> <height> <file>...): every file decodes and has that size.
 function(check_images width height)
   foreach(f ${ARGN})

@@ -3,7 +3,9 @@
 //   conv2d   2 * N * OH * OW * K * C * R * S   (one multiply and one add per weight tap)
 //   dense    2 * N * in * out
 //   residual its two 3x3 convolutions (F -> F at the block's H x W)
-// Activations, bias additions, reshapes, pixel shuffles and the residual skip add are elementwise:
+//   concat_branches  the sum of its two branches
+// Activations, bias additions, reshapes, pixel shuffles, pixel norms, the branch join and the
+// residual skip add are elementwise:
 // well under 1% of these totals for the face-swap models, and not counted. A layer type this file
 // does not know fails to compile rather than being counted as zero.
 // A training step (forward, input-gradient and weight-gradient passes) is conventionally counted
@@ -18,9 +20,11 @@
 #include "hourglass/core/error.hpp"
 #include "hourglass/core/shape.hpp"
 #include "hourglass/layers/activation.hpp"
+#include "hourglass/layers/concat_branches.hpp"
 #include "hourglass/layers/conv2d.hpp"
 #include "hourglass/layers/dense.hpp"
 #include "hourglass/layers/model.hpp"
+#include "hourglass/layers/pixel_norm.hpp"
 #include "hourglass/layers/pixel_shuffle.hpp"
 #include "hourglass/layers/reshape.hpp"
 #include "hourglass/layers/residual.hpp"
@@ -77,6 +81,18 @@ struct flop_counter<leaky_relu_layer<B, Slope>> {
 template <class B, bool ToSpace>
 struct flop_counter<pixel_shuffle_layer<B, ToSpace>> {
     static double per_sample(pixel_shuffle_layer<B, ToSpace>&, const shape&) { return 0.0; }
+};
+
+template <class B>
+struct flop_counter<pixel_norm_layer<B>> {
+    static double per_sample(pixel_norm_layer<B>&, const shape&) { return 0.0; }
+};
+
+template <class B, class First, class Second>
+struct flop_counter<concat_branches_layer<B, First, Second>> {
+    static double per_sample(concat_branches_layer<B, First, Second>& l, const shape& in) {
+        return layer_flops(l.first(), in) + layer_flops(l.second(), in);
+    }
 };
 
 template <class B, bool Flatten, int... Dims>

@@ -66,6 +66,11 @@ private:
 
 namespace detail {
 
+/// Whether a layer only runs other layers (sequential, concat_branches): a layer profile times
+/// their leaves, not the container.
+template <class L>
+inline constexpr bool is_container_layer = false;
+
 /// "[N, 64, 64, 3]"-style rendering of a per-sample shape with a symbolic batch.
 inline std::string batched(const shape& sample) {
     std::string s = sample.str();

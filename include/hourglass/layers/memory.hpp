@@ -5,6 +5,9 @@
 //                 layers ([N] + the sample shape after layer i, i = 1 .. size - 1), plus its layers'
 //   residual<F>   the six [N, H, W, F] buffers of residual_layer (a, h, c, s kept from forward;
 //                 ds, dh for backward)
+//   concat_branches  each branch's output and output gradient ([N] + its output shape), the
+//                 second branch's input gradient ([N] + the input shape), plus its branches'
+//   pixel_norm    its [N] inverse root mean squares
 //   model         its output buffer (activations) and, when the input gradient is asked for (a
 //                 decoder feeding the encoder's backward), the input-gradient buffer
 //   conv2d, dense, activations, pixel shuffle, reshape: nothing of their own (they write into the
@@ -22,9 +25,11 @@
 #include "hourglass/core/shape.hpp"
 #include "hourglass/cpu/conv2d_winograd.hpp"
 #include "hourglass/layers/activation.hpp"
+#include "hourglass/layers/concat_branches.hpp"
 #include "hourglass/layers/conv2d.hpp"
 #include "hourglass/layers/dense.hpp"
 #include "hourglass/layers/model.hpp"
+#include "hourglass/layers/pixel_norm.hpp"
 #include "hourglass/layers/pixel_shuffle.hpp"
 #include "hourglass/layers/reshape.hpp"
 #include "hourglass/layers/residual.hpp"
@@ -92,6 +97,30 @@ template <class B, bool ToSpace>
 struct memory_counter<pixel_shuffle_layer<B, ToSpace>> : no_memory {};
 template <class B, bool Flatten, int... Dims>
 struct memory_counter<reshape_layer<B, Flatten, Dims...>> : no_memory {};
+
+template <class B>
+struct memory_counter<pixel_norm_layer<B>> {
+    template <class T>
+    static layer_memory count(pixel_norm_layer<B>&, const shape&, std::int64_t n, const cpu_backend<T>&) {
+        layer_memory m;
+        m.activations = n;
+        return m;
+    }
+};
+
+template <class B, class First, class Second>
+struct memory_counter<concat_branches_layer<B, First, Second>> {
+    template <class T>
+    static layer_memory count(concat_branches_layer<B, First, Second>& l, const shape& in, std::int64_t n,
+                              const cpu_backend<T>& be) {
+        layer_memory m;
+        m.activations = n * (l.first_shape().numel() + l.second_shape().numel());
+        m.gradients = n * (l.first_shape().numel() + l.second_shape().numel() + in.numel());
+        m += layer_memory_of(l.first(), in, n, be);
+        m += layer_memory_of(l.second(), in, n, be);
+        return m;
+    }
+};
 
 template <class B, int Filters>
 struct memory_counter<residual_layer<B, Filters>> {

@@ -16,6 +16,11 @@
 //   flatten / reshape [Transpose to NHWC +] Flatten or Reshape to [-1, dims...] (+ Transpose to
 //                     NCHW when the result is an image)
 //   residual<F>       Conv, LeakyRelu 0.2, Conv, Add(skip), LeakyRelu 0.2
+//   pixel_norm        x * 1 / Sqrt(mean(x * x) + 1e-6) per sample, the mean as a MatMul of the
+//                     flattened squares with a 1/F column (opset-independent: ReduceMean moved its
+//                     axes from an attribute to an input at opset 18), reshaped to broadcast
+//   concat_branches   both branches on the same input, Concat on the channel (NCHW axis 1) or
+//                     feature axis
 //   sequential        its layers in order
 // A layer type not listed fails to compile (no silent gap in an exported model).
 #pragma once
@@ -30,9 +35,11 @@
 #include "hourglass/core/shape.hpp"
 #include "hourglass/io/onnx.hpp"
 #include "hourglass/layers/activation.hpp"
+#include "hourglass/layers/concat_branches.hpp"
 #include "hourglass/layers/conv2d.hpp"
 #include "hourglass/layers/dense.hpp"
 #include "hourglass/layers/model.hpp"
+#include "hourglass/layers/pixel_norm.hpp"
 #include "hourglass/layers/pixel_shuffle.hpp"
 #include "hourglass/layers/reshape.hpp"
 #include "hourglass/layers/residual.hpp"
@@ -230,6 +237,55 @@ struct onnx_mapping<residual_layer<B, Filters>> {
         onnx_value sum{g.fresh("add"), x.sample, true};
         g.node("Add", {c.name, x.name}, {sum.name});
         return onnx_leaky_relu(g, 0.2f, sum);
+    }
+};
+
+template <class B>
+struct onnx_mapping<pixel_norm_layer<B>> {
+    template <class Cx>
+    static onnx_value emit(Cx& cx, pixel_norm_layer<B>&, const onnx_value& in, const std::string& path) {
+        auto& g = cx.graph;
+        const std::int64_t f = in.sample.numel();
+        const std::string sq = g.fresh("square"), flat = g.fresh("flatten"), ms = g.fresh("mean_square");
+        g.node("Mul", {in.name, in.name}, {sq});
+        g.node("Flatten", {sq}, {flat}, {io::onnx::attribute::integer("axis", 1)});
+        const std::string column =
+            g.initializer(path + ".mean_column", {f, 1}, std::vector<float>(static_cast<std::size_t>(f), 1.0f / float(f)));
+        g.node("MatMul", {flat, column}, {ms});
+        const std::string eps = g.initializer(path + ".epsilon", {1}, {static_cast<float>(ops::pixel_norm_epsilon)});
+        const std::string shifted = g.fresh("shifted"), root = g.fresh("rms"), inv = g.fresh("inv_rms");
+        g.node("Add", {ms, eps}, {shifted});
+        g.node("Sqrt", {shifted}, {root});
+        g.node("Reciprocal", {root}, {inv});
+        std::vector<std::int64_t> dims{-1};
+        for (int i = 0; i < in.sample.rank(); ++i) dims.push_back(1);
+        const std::string target = g.int64_initializer("broadcast_shape", dims), r = g.fresh("inv_rms_b");
+        g.node("Reshape", {inv, target}, {r});
+        onnx_value out{g.fresh("pixel_norm"), in.sample, in.nchw};
+        g.node("Mul", {in.name, r}, {out.name});
+        return out;
+    }
+};
+
+template <class B, class First, class Second>
+struct onnx_mapping<concat_branches_layer<B, First, Second>> {
+    template <class Cx>
+    static onnx_value emit(Cx& cx, concat_branches_layer<B, First, Second>& l, const onnx_value& in,
+                           const std::string& path) {
+        auto& g = cx.graph;
+        onnx_value a = onnx_layer(cx, l.first(), in, path + "/0:" + First::type_name());
+        onnx_value b = onnx_layer(cx, l.second(), in, path + "/1:" + Second::type_name());
+        const int r = a.sample.rank();
+        std::int64_t axis = r;  // the last axis of [N, F] / [N, H, W, C]
+        if (a.is_image()) {
+            a = as_nchw(g, a), b = as_nchw(g, b);
+            axis = 1;
+        }
+        const shape joined = r == 1 ? shape{a.sample[0] + b.sample[0]}
+                                    : shape{a.sample[0], a.sample[1], a.sample[2] + b.sample[2]};
+        onnx_value out{g.fresh("concat"), joined, a.nchw};
+        g.node("Concat", {a.name, b.name}, {out.name}, {io::onnx::attribute::integer("axis", axis)});
+        return out;
     }
 };
 

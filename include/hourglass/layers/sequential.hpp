@@ -28,10 +28,8 @@ namespace detail {
 template <class L>
 struct flop_counter;  // layers/flops.hpp, included at the end of this file
 
-template <class L>
-inline constexpr bool is_sequential_layer = false;
 template <class B, class... Specs>
-inline constexpr bool is_sequential_layer<sequential_layer<B, Specs...>> = true;
+inline constexpr bool is_container_layer<sequential_layer<B, Specs...>> = true;
 
 /// Forward FLOPs of one sample through layer l (0 for a layer type flops.hpp does not count).
 template <class L>
@@ -162,7 +160,7 @@ private:
     template <std::size_t I, class F>
     void timed(B& be, call c, const tensor_type& x, F&& f) {
         layer_profile* p = detail::active_layer_profile();
-        if (p == nullptr || detail::is_sequential_layer<layer_type<I>>) {
+        if (p == nullptr || detail::is_container_layer<layer_type<I>>) {
             f();
             return;
         }

@@ -4,7 +4,8 @@
 // 0.1; UpscaleBlock = 3x3 conv to 4F filters + leaky ReLU 0.1 + pixel shuffle; ResidualBlock = two
 // 3x3 convs with leaky ReLU 0.2 and a skip, lib/model/nn_blocks.py). 'slim' and 'micro' are
 // narrower variants of 'original' for the CPU: 'slim' is the CPU demo's model and 'micro' (32 px)
-// is for tests.
+// is for tests. DeepFaceLab's SAEHD 'df' and 'liae' (-ud, default dims, 128 and 256 px) come from
+// swap/saehd.hpp.
 //
 // Each architecture has decoder<C>: the last layer is a 5x5 conv to C channels with a sigmoid. C = 3
 // is the face; C = 4 adds the learned mask head as a fourth channel. A 4-filter output conv with a
@@ -23,11 +24,10 @@
 #include "hourglass/layers/residual.hpp"
 #include "hourglass/layers/sequential.hpp"
 #include "hourglass/layers/upscale.hpp"
+#include "hourglass/swap/blocks.hpp"
+#include "hourglass/swap/saehd.hpp"
 
 namespace hg::swap {
-
-template <int F>
-using down = sequential<conv2d<F, 5, 2>, leaky_relu<0.1f>>;  // faceswap's Conv2DBlock
 
 /// faceswap 'original': 64 px in and out.
 struct original {
@@ -101,7 +101,8 @@ struct micro {
 };
 
 inline std::vector<std::string> architecture_names() {
-    return {"original", "lightweight", "dfaker", "dfl-h128", "slim", "micro"};
+    return {"original", "lightweight", "dfaker",  "dfl-h128",    "slim",       "micro",
+            "df-ud-128", "df-ud-256",  "liae-ud-128", "liae-ud-256"};
 }
 
 /// Calls fn(Arch{}) for the architecture called `name`; value_error for an unknown name.
@@ -113,7 +114,13 @@ decltype(auto) with_architecture(const std::string& name, Fn&& fn) {
     if (name == dfl_h128::name) return fn(dfl_h128{});
     if (name == slim::name) return fn(slim{});
     if (name == micro::name) return fn(micro{});
-    throw hg::value_error("unknown architecture '" + name + "' (original, lightweight, dfaker, dfl-h128, slim, micro)");
+    if (name == df_ud_128::name) return fn(df_ud_128{});
+    if (name == df_ud_256::name) return fn(df_ud_256{});
+    if (name == liae_ud_128::name) return fn(liae_ud_128{});
+    if (name == liae_ud_256::name) return fn(liae_ud_256{});
+    std::string known;
+    for (const auto& n : architecture_names()) known += (known.empty() ? "" : ", ") + n;
+    throw hg::value_error("unknown architecture '" + name + "' (" + known + ")");
 }
 
 }  // namespace hg::swap

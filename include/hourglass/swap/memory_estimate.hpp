@@ -28,6 +28,7 @@
 // host copies of the parameters and the optimizer state, and the encoded file).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -38,6 +39,7 @@
 #include "hourglass/ops/optim.hpp"
 #include "hourglass/optim/config.hpp"
 #include "hourglass/swap/architectures.hpp"
+#include "hourglass/swap/saehd.hpp"
 
 namespace hg::swap {
 
@@ -92,6 +94,53 @@ inline std::string mib(std::int64_t bytes) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// The networks of a model as shapes: parameter elements (alignment padding included), the
+/// largest network's, and the buffers of a training step (layers/memory.hpp).
+struct networks_estimate {
+    std::int64_t params = 0, largest_network = 0;
+    layer_memory memory;
+};
+
+/// swap_model: the encoder's buffers once (the sides run one after the other), every decoder's
+/// (each keeps its own). liae_model: encoder, inter_ab, inter_a and the one decoder once each, plus
+/// the joined code, its half-gradient and the encoder's summed input gradient (liae_model.hpp).
+template <class Arch, int Channels, int K>
+networks_estimate estimate_networks(std::int64_t n, const hg::cpu& cpu) {
+    networks_estimate r;
+    const shape in_shape{Arch::input, Arch::input, 3};
+    typename Arch::encoder::template bind<hg::cpu> encoder;
+    typename Arch::template decoder<Channels>::template bind<hg::cpu> decoder;
+    layer_builder eb("encoder"), db("decoder");
+    const shape code = encoder.build(eb, in_shape);
+    r.memory = network_memory(encoder, in_shape, code, n, false, cpu);
+    if constexpr (is_liae<Arch>) {
+        typename Arch::inter::template bind<hg::cpu> inter;
+        layer_builder ib("inter");
+        const shape half = inter.build(ib, code);
+        const shape joined{half[0], half[1], 2 * half[2]};
+        const shape y = decoder.build(db, joined);
+        const layer_memory im = network_memory(inter, code, half, n, true, cpu);
+        r.memory += im;
+        r.memory += im;
+        r.memory += network_memory(decoder, joined, y, n, true, cpu);
+        r.memory.activations += n * joined.numel();
+        r.memory.gradients += n * (2 * half.numel() + code.numel());
+        r.params = eb.layout().buffer_size() + 2 * ib.layout().buffer_size() + db.layout().buffer_size();
+        r.largest_network = std::max({eb.layout().buffer_size(), ib.layout().buffer_size(), db.layout().buffer_size()});
+    } else {
+        const shape y = decoder.build(db, code);
+        const layer_memory dm = network_memory(decoder, code, y, n, true, cpu);
+        for (int k = 0; k < K; ++k) r.memory += dm;
+        r.params = eb.layout().buffer_size() + K * db.layout().buffer_size();
+        r.largest_network = std::max(eb.layout().buffer_size(), db.layout().buffer_size());
+    }
+    return r;
+}
+
+}  // namespace detail
+
 /// The estimate for architecture Arch (with a mask head when Mask) and K identities, on the CPU
 /// (device "cpu") or a CUDA GPU ("cuda"). value_error for a batch < 1, an unknown optimizer or
 /// device.
@@ -108,15 +157,8 @@ memory_estimate estimate_training_memory(const memory_estimate_options& o, const
     const hg::cpu cpu(o.cpu_threads);
 
     // The networks as shapes: built, never bound (no parameter or activation is allocated).
-    typename Arch::encoder::template bind<hg::cpu> encoder;
-    typename Arch::template decoder<channels>::template bind<hg::cpu> decoder;
-    layer_builder eb("encoder"), db("decoder_a");
-    const shape in_shape{in, in, 3};
-    const shape code = encoder.build(eb, in_shape);
-    const shape y = decoder.build(db, code);
-    const std::int64_t params = eb.layout().buffer_size() + K * db.layout().buffer_size();
-    const layer_memory em = network_memory(encoder, in_shape, code, n, false, cpu);
-    const layer_memory dm = network_memory(decoder, code, y, n, true, cpu);
+    const detail::networks_estimate nets = detail::estimate_networks<Arch, channels, K>(n, cpu);
+    const std::int64_t params = nets.params;
 
     const auto rule = optim::by_name(o.optimizer, 1e-4);
     const unsigned used = ops::optim_state_buffers(rule.rule, static_cast<float>(rule.momentum));
@@ -127,18 +169,17 @@ memory_estimate estimate_training_memory(const memory_estimate_options& o, const
     e.items.push_back({"parameters", params * f, false});
     e.items.push_back({"gradients", params * f, false});
     e.items.push_back({"optimizer state (" + o.optimizer + ")", state_buffers * params * f, false});
-    e.items.push_back({"activations kept for backward", (em.activations + K * dm.activations) * f, false});
-    e.items.push_back({"activation gradients", (em.gradients + K * dm.gradients) * f, false});
+    e.items.push_back({"activations kept for backward", nets.memory.activations * f, false});
+    e.items.push_back({"activation gradients", nets.memory.gradients * f, false});
     if (device == "cpu") {
-        e.items.push_back({"workspace (conv scratch)", std::max(em.cpu_scratch, dm.cpu_scratch) * f, false});
+        e.items.push_back({"workspace (conv scratch)", nets.memory.cpu_scratch * f, false});
     } else {
         // The largest im2col matrix of one convolution of the model, as cuDNN's GEMM algorithms
         // need about that much; the search may pick another (see the file comment).
         hg::cpu one(1);
         one.set_conv_algorithm(cpu_conv_algorithm::im2col);
-        const layer_memory ew = network_memory(encoder, in_shape, code, n, false, one);
-        const layer_memory dw = network_memory(decoder, code, y, n, true, one);
-        e.items.push_back({"workspace (cuBLAS 32 MiB + cuDNN)", (std::int64_t{32} << 20) + std::max(ew.cpu_scratch, dw.cpu_scratch) * f,
+        const detail::networks_estimate im2col = detail::estimate_networks<Arch, channels, K>(n, one);
+        e.items.push_back({"workspace (cuBLAS 32 MiB + cuDNN)", (std::int64_t{32} << 20) + im2col.memory.cpu_scratch * f,
                            false});
     }
     const std::int64_t img_in = n * in * in * 3, img_out = n * out * out * 3, mask = n * out * out * o.mask_channels;
@@ -154,7 +195,7 @@ memory_estimate estimate_training_memory(const memory_estimate_options& o, const
     }
     // A save copies every parameter to the host, serialises the optimizer state (a stream and its
     // copy of the largest network's), and encodes the file (parameters + state) in memory.
-    const std::int64_t enc_state = state_buffers * eb.layout().buffer_size() * f;
+    const std::int64_t enc_state = state_buffers * nets.largest_network * f;
     const std::int64_t state = state_buffers * params * f;
     e.checkpoint_save = params * f + state + 2 * enc_state + params * f + state;
     return e;

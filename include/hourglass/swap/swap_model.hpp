@@ -3,7 +3,8 @@
 // "decoder_b", "decoder_c", ...; every parameter name starts with that prefix). Side s of a
 // training step runs encoder + decoder s on faces of identity s; the encoder's gradients add up
 // over the sides. Swapping = encode a face of identity s, decode it with decoder t != s. With Mask
-// the decoders have a fourth output channel, the learned mask.
+// the decoders have a fourth output channel, the learned mask. Named parameters, loading and
+// decode_host come from model_access.hpp.
 #pragma once
 
 #include <array>
@@ -18,6 +19,7 @@
 #include "hourglass/layers/model.hpp"
 #include "hourglass/ops/elementwise.hpp"
 #include "hourglass/swap/architectures.hpp"
+#include "hourglass/swap/model_access.hpp"
 #include "hourglass/train/named_parameters.hpp"
 
 namespace hg::swap {
@@ -29,7 +31,7 @@ inline std::string side_name(int side) {
 }
 
 template <class B, class Arch, bool Mask, int K = 2>
-class swap_model {
+class swap_model : public model_access<swap_model<B, Arch, Mask, K>> {
     static_assert(K >= 2 && K <= 26, "swap_model: K (the number of identities) must be in [2, 26]");
 
 public:
@@ -84,6 +86,8 @@ public:
         return out;
     }
     /// The network names in the order of parameter_sets().
+    /// The networks that decode as identity `side`: "encoder + decoder_b".
+    static std::string swap_path(int side) { return "encoder + decoder_" + side_name(side); }
     static std::vector<std::string> network_names() {
         std::vector<std::string> out{"encoder"};
         for (int s = 0; s < K; ++s) out.push_back("decoder_" + side_name(s));
@@ -103,27 +107,6 @@ public:
     void zero_grad() {
         encoder_.zero_grad();
         for (auto& d : decoders_) d->zero_grad();
-    }
-
-    /// Every named parameter as a host tensor (names "encoder/...", "decoder_a/...", ...).
-    std::vector<std::pair<std::string, hg::tensor>> named_parameters() const {
-        std::vector<std::pair<std::string, hg::tensor>> out;
-        for (const auto* p : parameter_sets()) train::append_host_parameters(be_, *p, out);
-        return out;
-    }
-
-    /// Loads every parameter from `find(name)` (a host tensor pointer or nullptr); format_error
-    /// naming the tensor when one is missing or has another shape.
-    template <class Find>
-    void load_parameters(Find&& find) {
-        for (const auto* p : parameter_sets()) train::load_parameters(be_, *p, find);
-    }
-
-    /// Decodes host faces ([N, H, W, 3], any size: resized to the input size) with decoder `side`:
-    /// host [N, out, out, C].
-    hg::tensor decode_host(const hg::tensor& faces, int side) {
-        const auto x = hg::data::to_backend(be_, hg::data::resize_batch(faces, Arch::input));
-        return be_.to_host(forward(x, side));
     }
 
 private:

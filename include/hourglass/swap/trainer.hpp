@@ -1,5 +1,5 @@
 // hg::swap::trainer<B, Arch, Mask, K>: the face-swap model (swap_model: one shared encoder, K
-// decoders) trained by the library's training cycle (train/cycle.hpp). Side s feeds faces of
+// decoders; liae_model for SAEHD's LIAE architectures) trained by the library's training cycle (train/cycle.hpp). Side s feeds faces of
 // identity s through the encoder and decoder s; its loss is faceswap's default: a composite of the
 // chosen terms (SSIM + MSE) applied through losses::face_mask (face mask, eye x3, mouth x2 when the
 // side's masks have those channels), plus losses::mask_loss against the face mask when the model
@@ -47,6 +47,7 @@
 #include "hourglass/optim/schedule.hpp"
 #include "hourglass/swap/fidelity.hpp"
 #include "hourglass/swap/recipe.hpp"
+#include "hourglass/swap/liae_model.hpp"
 #include "hourglass/swap/swap_model.hpp"
 #include "hourglass/swap/train_options.hpp"
 #include "hourglass/train/cycle.hpp"
@@ -207,7 +208,7 @@ private:
 template <class B, class Arch, bool Mask, int K = 2>
 class trainer {
 public:
-    using model_type = swap_model<B, Arch, Mask, K>;
+    using model_type = model_for<B, Arch, Mask, K>;  // swap_model, or liae_model for a LIAE architecture
     using log_fn = std::function<void(const std::string&)>;
 
     /// K sides, side s = identity s.
@@ -262,7 +263,8 @@ public:
     double last_loss(int side) const { return cycle_->last_loss(static_cast<std::size_t>(side)); }
     const train_options& options() const { return o_; }
     bool resumed() const { return cycle_->resumed(); }
-    /// The optimizer of network i: 0 encoder, 1 decoder a, 2 decoder b, ...
+    /// The optimizer of network i, in the order of model_type::network_names() (swap_model: 0
+    /// encoder, 1 decoder a, 2 decoder b, ...).
     const optim::optimizer<B>& optimizer(std::size_t i) const { return cycle_->optimizer(i); }
     const train::step_profile& profile() const { return cycle_->profile(); }
 
