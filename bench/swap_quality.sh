@@ -9,7 +9,7 @@
 #   bench/swap_quality.sh [--build DIR] [--presets "classic auto"] [--budgets "500 1500 5000"]
 #                         [--seeds "1 2 3"] [--threads T] [--out DIR]
 #
-# Each run takes about 0.3-0.5 s per iteration on 2 CPU cores (5000 iterations: about 30 minutes).
+# Each run takes about 0.2 s per iteration on 2 idle CPU cores (5000 iterations: about 17 minutes).
 set -euo pipefail
 build=build
 presets="classic auto"

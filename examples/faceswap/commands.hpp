@@ -173,7 +173,7 @@ struct demo_result {
 
 inline constexpr std::int64_t demo_train_poses = 512;  ///< pose indices [0, 512) train
 inline constexpr std::int64_t demo_held_out = 32;      ///< indices [512, 544) are held out
-inline constexpr std::int64_t demo_cpu_iterations = 480;
+inline constexpr std::int64_t demo_cpu_iterations = 1000;  ///< about 3.5 minutes on 2 cores (docs/faceswap.md)
 inline constexpr std::int64_t demo_gpu_iterations = 5000;
 inline constexpr std::int64_t demo_batch = 16;
 
