@@ -213,6 +213,24 @@ TEST_CASE_TEMPLATE("layers: pixel_norm matches x / sqrt(mean(x^2) + 1e-6) per sa
     }
 }
 
+TEST_CASE("layers: pixel_norm refuses bad arguments with errors naming the op and the argument") {
+    hg::cpu be;
+    const auto x = random_tensor<float>(shape{2, 5}, 84);
+    const auto y = hg::tensor::empty(shape{2, 5});
+    CHECK_THROWS_WITH_AS(hg::ops::pixel_norm_forward(be, x, y, hg::tensor::empty(shape{3})),
+                         doctest::Contains("pixel_norm_forward: argument 'r' has shape [3], expected [2]"), hg::shape_error);
+    CHECK_THROWS_WITH_AS(hg::ops::pixel_norm_forward(be, x, hg::tensor::empty(shape{2, 4}), hg::tensor::empty(shape{2})),
+                         doctest::Contains("argument 'y' has shape [2, 4]"), hg::shape_error);
+    CHECK_THROWS_WITH_AS(hg::ops::pixel_norm_forward(be, random_tensor<float>(shape{5}, 85), hg::tensor::empty(shape{5}),
+                                                     hg::tensor::empty(shape{5})),
+                         doctest::Contains("must be [N, ...]"), hg::shape_error);
+    CHECK_THROWS_WITH_AS(hg::ops::pixel_norm_backward(be, x, hg::tensor::empty(shape{2}), hg::tensor::empty(shape{2, 6}), y),
+                         doctest::Contains("argument 'dy' has shape [2, 6]"), hg::shape_error);
+    // The layer: a sample of the wrong size.
+    hg::model<hg::cpu, hg::pixel_norm> m(be, shape{5}, 1);
+    CHECK_THROWS_WITH_AS(m.forward(random_tensor<float>(shape{2, 6}, 86)), doctest::Contains("[N, 5]"), hg::shape_error);
+}
+
 TEST_CASE_TEMPLATE("layers: concat_branches joins two branches on the last axis and sums their input gradients", B,
                    hg::cpu, hg::cpu64) {
     // Two convolutions of the same image (DeepFaceLab's -d output: a 1x1 and a 3x3 conv joined).
