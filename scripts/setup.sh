@@ -6,7 +6,8 @@
 # the sanitizer runtimes for the fuzz tests, valgrind; for the media component (face extraction): dlib, its
 # 68-point landmark model (libdlib-data), FFmpeg's libraries; and the real photograph and videos
 # the media tests use: python3-skimage's astronaut portrait, python3-imageio's MP4 files; python3-venv
-# for the checkers that tests install from PyPI, scripts/checker-venv.sh). Does
+# for the checkers that tests install from PyPI, scripts/checker-venv.sh); OpenMPI (libopenmpi-dev,
+# openmpi-bin) for data-parallel training across processes. Does
 # nothing when they are all present; needs root (or sudo) otherwise.
 # The CUDA toolkit and cuDNN are optional and not installed here: with them on the machine the
 # CUDA backend is built too (HG_CUDA=AUTO).
@@ -15,7 +16,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libeigen3-dev libstb-dev libturbojpeg0-dev libopenblas-openmp-dev doctest-dev libbenchmark-dev libcli11-dev clang-14 libclang-rt-14-dev valgrind
   libdlib-dev libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev python3-skimage python3-imageio
-  python3-venv)
+  python3-venv libopenmpi-dev openmpi-bin)
 if (($# > 0)); then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

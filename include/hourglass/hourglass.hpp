@@ -58,6 +58,7 @@
 #include "hourglass/swap/swap_model.hpp"
 #include "hourglass/swap/train_options.hpp"
 #include "hourglass/swap/trainer.hpp"
+#include "hourglass/dist/communicator.hpp"
 #include "hourglass/train/cycle.hpp"
 #include "hourglass/train/loss_log.hpp"
 #include "hourglass/train/named_parameters.hpp"

@@ -3,8 +3,9 @@
 # "(", up to the next blank line) and runs `HG_CTEST -N -L ^label$` in HG_BUILD_DIR for each.
 # `cuda` selects tests only in a build with the CUDA backend: without it (HG_WITH_CUDA OFF) its
 # absence is expected and reported, not a failure; the same for `media` without the media component
-# (HG_WITH_MEDIA OFF).
+# (HG_WITH_MEDIA OFF) and `mpi` without MPI (HG_WITH_MPI OFF).
 #   cmake -DHG_README=README.md -DHG_BUILD_DIR=build -DHG_CTEST=ctest [-DHG_WITH_CUDA=ON] [-DHG_WITH_MEDIA=ON]
+#         [-DHG_WITH_MPI=ON]
 #         -P tests/labels/check_labels.cmake
 foreach(var HG_README HG_BUILD_DIR HG_CTEST)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -56,6 +57,8 @@ foreach(label IN LISTS labels)
   elseif(label STREQUAL "media" AND NOT HG_WITH_MEDIA AND count EQUAL 0)
     message(STATUS "label 'media': no tests, as expected: this build has no media component "
                    "(HG_WITH_MEDIA is OFF: dlib or FFmpeg's libraries were not found)")
+  elseif(label STREQUAL "mpi" AND NOT HG_WITH_MPI AND count EQUAL 0)
+    message(STATUS "label 'mpi': no tests, as expected: this build has no MPI (HG_WITH_MPI is OFF)")
   elseif(count EQUAL 0)
     message(STATUS "label '${label}' selects no test (ctest -N -L ^${label_re}$ lists 0)")
     list(APPEND missing "${label}")

@@ -55,4 +55,11 @@ public:
     using error::error;
 };
 
+/// Data-parallel training failed: a collective call of MPI or NCCL returned an error, a rank was
+/// lost, or the ranks disagree (the message names the call, the rank and the library's own text).
+class distributed_error : public error {
+public:
+    using error::error;
+};
+
 }  // namespace hg

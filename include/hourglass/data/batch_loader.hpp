@@ -15,6 +15,11 @@
 // producer being a pure function of its arguments - not on the number of threads or their timing.
 // first_step resumes the sequence at any step (e.g. after loading a checkpoint).
 //
+// Slices (data-parallel training, dist/communicator.hpp): with slice_count > 0 the loader builds
+// only the positions k * batch_size + [slice_first, slice_first + slice_count) of every step k - one
+// rank's part of the global batch - so the ranks' slices of step k, side by side, are exactly the
+// batch one loader without a slice returns for step k (same indices, seeds and pixels).
+//
 // Buffers: a ring of prefetch + retained batch buffers allocated once by `allocate` (pass
 // pinned_allocator(backend) for page-locked memory with a CUDA backend: uploads from it are
 // asynchronous; the default is ordinary host memory). Workers fill up to `prefetch` steps ahead
@@ -84,6 +89,8 @@ struct batch_loader_options {
     int prefetch = 4;                ///< batches built ahead of the consumer
     int retained = 1;                ///< handed-out batches that stay valid
     std::int64_t first_step = 0;     ///< the step the first next() returns
+    std::int64_t slice_first = 0;    ///< with slice_count: the first position of each step this loader builds
+    std::int64_t slice_count = 0;    ///< 0: the whole batch; else the samples of each step this loader builds
     host_allocator allocate;         ///< empty: tensor::empty
 };
 
@@ -92,7 +99,7 @@ struct batch {
     std::int64_t step = 0;
     std::int64_t epoch = 0;         ///< epoch of the first sample
     bool completes_epoch = false;   ///< holds the last sample of an epoch
-    tensor input;                   ///< [N, H, W, C]
+    tensor input;                   ///< [N, H, W, C] (N: batch_size, or slice_count with a slice)
     tensor target;                  ///< [N, H, W, C]
     tensor mask;                    ///< [N, H, W, Cm]; undefined without masks
     std::vector<std::int64_t> indices;   ///< sample_index of each sample
@@ -105,15 +112,16 @@ public:
         : opts_(std::move(opts)), producer_(std::move(producer)) {
         validate();
         ring_ = opts_.prefetch + opts_.retained;
-        const shape img{opts_.batch_size, opts_.height, opts_.width, opts_.channels};
-        const shape msk{opts_.batch_size, opts_.height, opts_.width, opts_.mask_channels};
+        const std::int64_t n = built_per_step();
+        const shape img{n, opts_.height, opts_.width, opts_.channels};
+        const shape msk{n, opts_.height, opts_.width, opts_.mask_channels};
         slots_.resize(static_cast<std::size_t>(ring_));
         for (auto& s : slots_) {
             s.input = allocate(img);
             s.target = allocate(img);
             if (opts_.mask_channels > 0) s.mask = allocate(msk);
-            s.indices.resize(static_cast<std::size_t>(opts_.batch_size));
-            s.seeds.resize(static_cast<std::size_t>(opts_.batch_size));
+            s.indices.resize(static_cast<std::size_t>(n));
+            s.seeds.resize(static_cast<std::size_t>(n));
         }
         handed_ = next_claim_ = opts_.first_step;
         workers_.reserve(static_cast<std::size_t>(opts_.threads));
@@ -165,6 +173,8 @@ public:
         return handed_;
     }
     const batch_loader_options& options() const { return opts_; }
+    /// Samples in every batch this loader returns: slice_count with a slice, else batch_size.
+    std::int64_t built_per_step() const { return opts_.slice_count > 0 ? opts_.slice_count : opts_.batch_size; }
 
     /// sample_index of position p (p = step * batch_size + j); pure function of (seed, p).
     std::int64_t sample_index(std::int64_t position) const {
@@ -202,6 +212,10 @@ private:
         if (opts_.prefetch < 1) bad("prefetch must be at least 1, got " + std::to_string(opts_.prefetch));
         if (opts_.retained < 1) bad("retained must be at least 1, got " + std::to_string(opts_.retained));
         if (opts_.first_step < 0) bad("first_step must not be negative, got " + std::to_string(opts_.first_step));
+        if (opts_.slice_count < 0 || opts_.slice_first < 0 || (opts_.slice_count == 0 && opts_.slice_first != 0) ||
+            opts_.slice_first + opts_.slice_count > opts_.batch_size)
+            bad("the slice [" + std::to_string(opts_.slice_first) + ", " + std::to_string(opts_.slice_first + opts_.slice_count) +
+                ") is not inside the batch of " + std::to_string(opts_.batch_size));
         if (!producer_) bad("no sample producer given");
     }
 
@@ -234,9 +248,9 @@ private:
 
     void fill(std::int64_t k, slot& s) {
         const std::int64_t h = opts_.height, w = opts_.width;
-        for (std::int64_t j = 0; j < opts_.batch_size; ++j) {
+        for (std::int64_t j = 0; j < built_per_step(); ++j) {
             if (stop_flag()) throw stopped{};
-            const std::int64_t p = k * opts_.batch_size + j;
+            const std::int64_t p = k * opts_.batch_size + opts_.slice_first + j;
             const std::int64_t index = sample_index(p);
             const std::uint64_t seed = sample_seed(p);
             s.indices[static_cast<std::size_t>(j)] = index;

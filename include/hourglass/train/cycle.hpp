@@ -26,9 +26,25 @@
 //   computed it); and each preview picture as the image "preview" at its iteration, with the
 //   scalars the preview callback added (add_event_scalar: the swap trainer's held-out scores).
 //
+// - Data-parallel training (options.comm, dist/communicator.hpp; e.g. dist/mpi.hpp under mpirun):
+//   K ranks train one model. Rank r's loaders build only its slice of every global batch of
+//   options.batch samples per side (dist::slice_of), so the ranks together see exactly the samples
+//   one process sees. Each side's loss is a mean over the samples, so the global batch's gradient is
+//   sum_r (n_r / B) g_r, with g_r the gradient of rank r's mean over its n_r samples: every rank
+//   scales its gradients and loss terms by n_r / B, the communicator sums them in rank order (the
+//   same bits on every rank, whatever the timing), and every rank applies the same update from the
+//   same sums, so the replicas stay equal (rank 0's weights are broadcast once at the start; a rank
+//   that resumed at another iteration is refused). The non-finite guard, the roll-back and the loss
+//   target decide on the summed values, so every rank decides alike; a stop request or the time
+//   limit on any rank stops every rank (one vote per iteration). Rank 0 alone writes: checkpoints,
+//   losses.csv, loss.png, previews, TensorBoard and the on_save/preview events; the model folder
+//   must be readable by every rank at start and after a roll-back (one machine, or a shared
+//   filesystem). A checkpoint does not depend on the number of ranks: any number resumes it.
+//
 // Step order per iteration: next batch of every side (data wait), upload of every side, then per
 // side compute() (forward, loss, backward; the gradients of shared networks add up), one read of
-// all loss terms, then every optimizer's step (each clears its gradients).
+// all loss terms (with ranks: the sums of gradients and loss terms), then every optimizer's step
+// (each clears its gradients).
 #pragma once
 
 #include <atomic>
@@ -45,6 +61,7 @@
 #include <vector>
 
 #include "hourglass/data/batch_loader.hpp"
+#include "hourglass/dist/communicator.hpp"
 #include "hourglass/data/host_batch.hpp"
 #include "hourglass/io/checkpoint_store.hpp"
 #include "hourglass/io/json.hpp"
@@ -82,6 +99,9 @@ struct cycle_options {
     std::string loss_plot_title;           ///< empty: the folder's name
     std::filesystem::path tensorboard_dir;  ///< non-empty: write TensorBoard event files there
     std::int64_t tensorboard_every = 1;     ///< iterations between TensorBoard scalars
+    /// The ranks that train this model together (data parallel); empty: this process alone.
+    /// batch is then the global batch per side, split over the ranks.
+    std::shared_ptr<dist::communicator> comm;
 };
 
 /// Callbacks; each may be empty.
@@ -105,8 +125,11 @@ class cycle {
 public:
     cycle(B& be, cycle_options o, std::vector<network<B>> networks, std::vector<side<B>> sides, cycle_events events = {})
         : be_(be), o_(std::move(o)), networks_(std::move(networks)), sides_(std::move(sides)),
-          events_(std::move(events)), store_(o_.folder) {
+          events_(std::move(events)), store_(o_.folder),
+          comm_(o_.comm ? o_.comm : std::make_shared<dist::single_process>()) {
         validate();
+        slice_ = dist::slice_of(o_.batch, comm_->rank(), comm_->size());
+        writer_ = comm_->rank() == 0;
         std::vector<std::string> names;
         std::int64_t terms = 0;
         for (const auto& s : sides_) {
@@ -123,19 +146,20 @@ public:
         window_ = loss_window(sides_.size(), o_.stop.target_window);
         log_ = loss_log(o_.folder / "losses.csv", names);
         lr_ = o_.optimizer.rule.lr;
-        std::filesystem::create_directories(o_.folder);
+        if (writer_) std::filesystem::create_directories(o_.folder);
         if (store_.exists()) {
             load_checkpoint();
             resumed_ = true;
-            refill_window(log_.cut(iteration_));
+            refill_window(writer_ ? log_.cut(iteration_) : log_.rows_until(iteration_));
         } else {
             make_optimizers();
-            log_.cut(0);  // a fresh run starts a fresh log
+            if (writer_) log_.cut(0);  // a fresh run starts a fresh log
         }
+        if (comm_->size() > 1) agree_on_start();
         make_loaders();
         if (o_.profile) profile_.enable([this] { synchronize(); });
         if (o_.profile && o_.profile_layers) profile_.enable_layers();
-        if (!o_.tensorboard_dir.empty()) tensorboard_ = std::make_unique<io::tensorboard_writer>(o_.tensorboard_dir);
+        if (writer_ && !o_.tensorboard_dir.empty()) tensorboard_ = std::make_unique<io::tensorboard_writer>(o_.tensorboard_dir);
     }
 
     cycle(const cycle&) = delete;
@@ -157,6 +181,10 @@ public:
         lr_ = lr;
     }
     std::size_t side_count() const { return sides_.size(); }
+    /// The ranks training together (a single_process without options.comm).
+    dist::communicator& communicator() const { return *comm_; }
+    /// This rank's part of every global batch (all of it without ranks).
+    dist::batch_slice batch_slice() const { return slice_; }
     const std::string& side_name(std::size_t s) const { return sides_.at(s).source.name; }
     /// Side s's loss in the last applied iteration (NaN before the first).
     double last_loss(std::size_t s) const { return last_.at(s); }
@@ -203,7 +231,7 @@ public:
         tensorboard_since_ = {run_start_, iteration_};
         stop_info why;
         while (true) {
-            why = check_limits(stop_request);  // a stop request, or a limit a resumed run already meets
+            why = check_limits(stop_request, true);  // a stop request, or a limit a resumed run already meets
             if (why.reason != stop_reason::none) break;
             if (!step()) {
                 profile_.end_iteration();
@@ -211,7 +239,7 @@ public:
             }
             ++applied;
             dirty = true;
-            log_.append(iteration_, logged_);
+            if (writer_) log_.append(iteration_, logged_);
             // A limit this step reached is recorded in the checkpoint written now.
             const stop_info reached = check_limits(nullptr);
             if (reached.reason != stop_reason::none) stop_ = reached;
@@ -220,7 +248,7 @@ public:
                 dirty = false;
             }
             std::filesystem::path preview;
-            if (preview_every > 0 && iteration_ % preview_every == 0 && events_.preview)
+            if (writer_ && preview_every > 0 && iteration_ % preview_every == 0 && events_.preview)
                 preview = write_preview(o_.folder / ("preview_" + std::to_string(iteration_) + ".png"));
             if (tensorboard_) write_tensorboard(preview);
             if (events_.on_step) events_.on_step();
@@ -231,7 +259,7 @@ public:
         const bool recorded = saved_stop_.reason == why.reason && saved_stop_.iteration == why.iteration;
         stop_ = why;
         if (applied > 0 && (dirty || !recorded)) save();
-        log_.flush();
+        if (writer_) log_.flush();
         running_ = false;
         return stop_;
     }
@@ -263,7 +291,8 @@ public:
             for (std::size_t s = 0; s < sides_.size(); ++s)
                 sides_[s].task->compute(values_.slice(term_first_[s], shape{term_count_[s]}), profile_);
         }
-        const tensor host = be_.to_host(values_);
+        tensor host = be_.to_host(values_);
+        if (comm_->size() > 1) sum_over_ranks(host);
         std::vector<double> losses(sides_.size());
         bool finite = true;
         for (std::size_t s = 0; s < sides_.size(); ++s) {
@@ -305,9 +334,17 @@ public:
 
     /// Writes the checkpoint now (model.hgc; the previous one becomes the backup when the mean loss
     /// since the last save improved) and the loss plot.
+    /// With ranks, only rank 0 writes; the others only keep the same bookkeeping.
     void save() {
         const double mean = window_count_ > 0 ? window_sum_ / double(window_count_) : previous_window_;
         const bool improved = !(previous_window_ <= mean);  // also true for the first save (NaN)
+        if (!writer_) {
+            saved_stop_ = stop_;
+            previous_window_ = mean;
+            window_sum_ = 0;
+            window_count_ = 0;
+            return;
+        }
         log_.flush();
         io::checkpoint c;
         c.header = header();
@@ -380,6 +417,55 @@ private:
         }
     }
 
+    /// With ranks: every rank must start from the same checkpoint (or none); rank 0's weights then
+    /// replace the others', so the replicas start equal. All ranks throw together when they differ.
+    void agree_on_start() {
+        const std::int64_t mine[2] = {resumed_ ? 1 : 0, iteration_};
+        std::int64_t root[2] = {mine[0], mine[1]};
+        comm_->broadcast(root, sizeof root, 0);
+        const bool differs = root[0] != mine[0] || root[1] != mine[1];
+        if (comm_->any(differs)) {
+            auto state = [](const std::int64_t* v) {
+                return v[0] ? "a checkpoint of iteration " + std::to_string(v[1]) : std::string("no checkpoint");
+            };
+            throw distributed_error(
+                (differs ? comm_->describe() + " found " + state(mine) + " in " + o_.folder.string() + ", rank 0 " + state(root)
+                         : comm_->describe() + ": another rank found another checkpoint in " + o_.folder.string() + " than rank 0 (" +
+                               state(root) + ")") +
+                ": every rank must read the same model folder (one machine, or a shared filesystem)");
+        }
+        for (const auto& n : networks_) {
+            const tensor& v = n.params->values();
+            if constexpr (B::device == device_kind::cpu) {
+                comm_->broadcast(v.data(), v.numel() * std::int64_t(sizeof(float)), 0);
+            } else {
+                tensor h = be_.to_host(v);
+                comm_->broadcast(h.data(), h.numel() * std::int64_t(sizeof(float)), 0);
+                ops::copy(be_, data::to_backend(be_, h), v);
+            }
+        }
+    }
+
+    /// With ranks: scales this rank's loss terms (`host_terms`) and gradients by n_r / B and
+    /// replaces them with their sums over the ranks, the gradient of the global batch's mean loss
+    /// (see the top of the file).
+    void sum_over_ranks(tensor& host_terms) {
+        const float w = static_cast<float>(double(slice_.count) / double(o_.batch));
+        for (std::int64_t k = 0; k < host_terms.numel(); ++k) host_terms.data()[k] *= w;
+        comm_->sum(host_terms.data(), host_terms.numel());
+        for (const auto& n : networks_) {
+            const tensor& g = n.params->grads();
+            ops::scale(be_, w, g);
+            if constexpr (B::device == device_kind::cpu) {
+                comm_->sum(g.data(), g.numel());
+            } else {  // through host memory: MPI is not assumed to read device memory
+                tensor h = be_.to_host(g);
+                comm_->sum(h.data(), h.numel());
+                ops::copy(be_, data::to_backend(be_, h), g);
+            }
+        }
+    }
+
     void synchronize() {
         if constexpr (requires(B& be) { be.synchronize(); }) be_.synchronize();
     }
@@ -415,7 +501,17 @@ private:
 
     /// The first criterion that is met now (in the order: stop request, iterations, epochs, loss
     /// target, time limit), or reason none.
-    stop_info check_limits(const std::atomic<bool>* stop_request) const {
+    /// With `vote` (the check before each step) and ranks: the stop request and the time limit are
+    /// per process, the other criteria are computed from the same numbers on every rank; one vote
+    /// (a collective call) makes every rank stop at the same iteration.
+    stop_info check_limits(const std::atomic<bool>* stop_request, bool vote = false) const {
+        stop_info local = local_limits(stop_request);
+        if (vote && comm_->size() > 1 && comm_->any(local.reason != stop_reason::none) && local.reason == stop_reason::none)
+            local = make_stop(stop_reason::stop_request, "stop requested by another rank");
+        return local;
+    }
+
+    stop_info local_limits(const std::atomic<bool>* stop_request) const {
         if (auto r = check_request(stop_request); r.reason != stop_reason::none) return r;
         const auto& st = o_.stop;
         if (st.iterations > 0 && iteration_ >= st.iterations)
@@ -459,6 +555,10 @@ private:
             lo.seed = loader_seed(s);
             lo.threads = o_.loader_threads;
             lo.first_step = iteration_;
+            if (comm_->size() > 1) {
+                lo.slice_first = slice_.first;
+                lo.slice_count = slice_.count;
+            }
             if constexpr (B::device != device_kind::cpu) lo.allocate = data::pinned_allocator(be_);
             loaders_.push_back(std::make_unique<data::batch_loader>(lo, src.producer));
         }
@@ -609,7 +709,7 @@ private:
         const double halved = lr_ * 0.5;
         if (store_.exists()) {
             load_checkpoint();  // weights, iteration, and the optimizers with the saved moments
-            refill_window(log_.cut(iteration_));
+            refill_window(writer_ ? log_.cut(iteration_) : log_.rows_until(iteration_));
             window_sum_ = 0;  // the rolled-back steps do not count towards the next save's mean
             window_count_ = 0;
             lr_ = halved;
@@ -632,6 +732,9 @@ private:
     std::vector<side<B>> sides_;
     cycle_events events_;
     io::checkpoint_store store_;
+    std::shared_ptr<dist::communicator> comm_;
+    dist::batch_slice slice_;
+    bool writer_ = true;  ///< rank 0 (or the only process): writes checkpoints, logs, pictures
     std::vector<std::unique_ptr<optim::optimizer<B>>> opts_;
     std::vector<std::unique_ptr<data::batch_loader>> loaders_;
     std::vector<std::int64_t> term_first_, term_count_;

@@ -102,14 +102,20 @@ public:
         }
     }
 
+    /// The rows with iteration <= `iteration`, read without changing the file (a data-parallel
+    /// rank other than 0, which never writes the log, refills its loss window from them).
+    std::vector<loss_row> rows_until(std::int64_t iteration) const {
+        auto rows = read_loss_log(path_, names_.size());
+        std::erase_if(rows, [&](const loss_row& r) { return r.iteration > iteration; });
+        return rows;
+    }
+
     /// Keeps the rows with iteration <= `iteration`, drops the others; returns the kept rows.
     std::vector<loss_row> cut(std::int64_t iteration) {
         if (out_.is_open()) out_.close();
-        auto rows = read_loss_log(path_, names_.size());
-        std::vector<loss_row> kept;
+        auto kept = rows_until(iteration);
         std::string text = header() + "\n";
-        for (auto& r : rows) {
-            if (r.iteration > iteration) continue;
+        for (const auto& r : kept) {
             // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on "," + string&&.
             text += std::to_string(r.iteration);
             for (double v : r.losses) {
@@ -117,7 +123,6 @@ public:
                 text += format_loss(v);
             }
             text += '\n';
-            kept.push_back(std::move(r));
         }
         data::write_file_atomic(path_, std::vector<unsigned char>(text.begin(), text.end()));
         return kept;
