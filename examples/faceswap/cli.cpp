@@ -21,6 +21,7 @@
 
 #include "commands.hpp"
 #include "convert_command.hpp"
+#include "distributed_command.hpp"
 #include "export_command.hpp"
 #include "extract_command.hpp"
 #include "hourglass/swap/architectures.hpp"
@@ -232,6 +233,7 @@ struct train_cli {
     std::string loss = join(o.train.loss, ",");
     std::string time_limit;
     bool dry_run = false;
+    bool distributed = false;
     profile_option profile;
     CLI::Option *iterations = nullptr, *epochs = nullptr, *target_loss = nullptr, *time_limit_opt = nullptr;
 
@@ -362,6 +364,12 @@ struct train_cli {
         profile.add(app)->group("Backend");
         app.add_flag("--dry-run", dry_run, "print the memory training will take (CPU and GPU) and exit without training")
             ->group("Backend");
+        app.add_flag("--distributed", distributed,
+                     std::string("train data-parallel with the other ranks of an MPI job: mpirun -np K hourglass-swap train ... "
+                                 "--distributed; --batch is the global batch per side, split over the ranks; rank 0 prints and "
+                                 "writes the model folder (docs/distributed.md)") +
+                         (has_mpi() ? "" : " (not in this build: needs MPI)"))
+            ->group("Backend");
     }
 
     int run(const std::atomic<bool>* stop) {
@@ -376,7 +384,10 @@ struct train_cli {
             train_dry_run(o, print_line);
             return 0;
         }
-        train_command(o, stop, print_line);
+        if (distributed)
+            distributed_train_command(o, stop, print_line);
+        else
+            train_command(o, stop, print_line);
         return 0;
     }
 };

@@ -1,5 +1,6 @@
 # Helpers shared by the command-line checks of hourglass-swap (help.cmake, train_e2e.cmake,
-# extract_e2e.cmake, saehd_e2e.cmake); include() it after setting EXE (the program), TOOL (the
+# extract_e2e.cmake, saehd_e2e.cmake,
+# distributed_e2e.cmake); include() it after setting EXE (the program), TOOL (the
 # faceswap_test_images helper) where tool() is used and, optionally, RUN_TIMEOUT (seconds per run,
 # default 300).
 
@@ -13,15 +14,31 @@ function(tool)
 endfunction()
 
 # run(<expected exit status> <name> args...): runs hourglass-swap, saves its stdout in ${name}_out
-# and its stderr in ${name}_err, and fails unless it exited with the expected status.
+# and its stderr in ${name}_err, and fails unless it exited with the expected status ("nonzero":
+# any failure status, not a timeout). With RUN_LAUNCH set (e.g. "mpirun;-np;2") the program runs
+# under that launcher.
 function(run expected name)
   if(NOT DEFINED RUN_TIMEOUT)
     set(RUN_TIMEOUT 300)
   endif()
-  execute_process(COMMAND "${EXE}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+  execute_process(COMMAND ${RUN_LAUNCH} "${EXE}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
                   TIMEOUT ${RUN_TIMEOUT})
   string(REPLACE ";" " " line "${ARGN}")
-  if(NOT rc STREQUAL "${expected}")
+  if(RUN_LAUNCH)
+    string(REPLACE ";" " " launch "${RUN_LAUNCH}")
+    set(line "(under ${launch}) ${line}")
+  endif()
+  if(expected STREQUAL "nonzero")
+    set(ok FALSE)
+    if(rc MATCHES "^[0-9]+$" AND NOT rc EQUAL 0)
+      set(ok TRUE)
+    endif()
+  elseif(rc STREQUAL "${expected}")
+    set(ok TRUE)
+  else()
+    set(ok FALSE)
+  endif()
+  if(NOT ok)
     message(FATAL_ERROR "hourglass-swap ${line}\nexited with '${rc}', expected ${expected}\nstdout:\n${out}\nstderr:\n${err}")
   endif()
   message(STATUS "ok (exit ${rc}): hourglass-swap ${line}")

@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "hourglass/data/augment.hpp"
 #include "hourglass/data/augmented_producer.hpp"
+#include "hourglass/dist/communicator.hpp"
 #include "hourglass/train/stop_criteria.hpp"
 
 namespace hg::swap {
@@ -51,6 +53,9 @@ struct train_options {
     std::filesystem::path tensorboard_dir;          ///< non-empty: TensorBoard event files there (train/cycle.hpp)
     std::int64_t tensorboard_every = 1;             ///< iterations between TensorBoard scalars
     std::filesystem::path timelapse_dir;            ///< non-empty: every preview also saved there as <iteration>.png
+    /// Data-parallel training (train/cycle.hpp): the ranks that train together, batch being the
+    /// global batch per side; empty: this process alone. Not stored in checkpoints.
+    std::shared_ptr<dist::communicator> comm;
 };
 
 }  // namespace hg::swap

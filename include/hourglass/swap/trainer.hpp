@@ -247,7 +247,7 @@ public:
         model_dir_ = model_dir;
         cycle_ = std::make_unique<train::cycle<B>>(be, cycle_options(std::move(model_dir)), std::move(networks),
                                                    std::move(cycle_sides), std::move(ev));
-        if (has_holdout()) cut_holdout_log(cycle_->iteration());
+        if (has_holdout() && cycle_->communicator().rank() == 0) cut_holdout_log(cycle_->iteration());
     }
 
     /// Two identities: A and B.
@@ -450,6 +450,7 @@ private:
         c.loss_plot_log_scale = o_.plot_log_scale;
         c.tensorboard_dir = o_.tensorboard_dir;
         c.tensorboard_every = o_.tensorboard_every;
+        c.comm = o_.comm;
         c.loss_plot_title = std::string(Arch::name) + (Mask ? " with mask head" : "") + ", " + c.folder.string();
         auto& h = c.header;
         h["architecture"] = Arch::name;

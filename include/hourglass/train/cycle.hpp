@@ -292,7 +292,11 @@ public:
                 sides_[s].task->compute(values_.slice(term_first_[s], shape{term_count_[s]}), profile_);
         }
         tensor host = be_.to_host(values_);
-        if (comm_->size() > 1) sum_over_ranks(host);
+        if (comm_->size() > 1) {
+            profile_.mark(step_phase::loss);
+            sum_over_ranks(host);
+            profile_.mark(step_phase::reduce);
+        }
         std::vector<double> losses(sides_.size());
         bool finite = true;
         for (std::size_t s = 0; s < sides_.size(); ++s) {

@@ -7,8 +7,9 @@
 //
 // Phases: data wait (blocked in the batch loaders' next(): the producers are behind - a starved
 // GPU shows up here), upload (resizing and copying the batch to the backend), forward, loss
-// (forward of the loss and reading its value), backward, optimizer (the three optimizer steps),
-// other (losses.csv, checkpoints, previews, progress lines).
+// (forward of the loss and reading its value), backward, reduce (data-parallel training: the sums
+// of gradients and losses over the ranks, train/cycle.hpp; 0 in a single process), optimizer (the
+// optimizer steps), other (losses.csv, checkpoints, previews, progress lines).
 //
 // With enable_layers() it also holds a per-layer profile (layers/layer_profile.hpp) that the
 // training loop makes active while the models run (train --profile layers).
@@ -26,9 +27,9 @@
 
 namespace hg::train {
 
-enum class step_phase { data_wait, upload, forward, loss, backward, optimizer, other };
+enum class step_phase { data_wait, upload, forward, loss, backward, reduce, optimizer, other };
 
-inline constexpr std::size_t step_phase_count = 7;
+inline constexpr std::size_t step_phase_count = 8;
 
 inline const char* step_phase_name(step_phase p) {
     switch (p) {
@@ -37,6 +38,7 @@ inline const char* step_phase_name(step_phase p) {
         case step_phase::forward: return "forward";
         case step_phase::loss: return "loss";
         case step_phase::backward: return "backward";
+        case step_phase::reduce: return "reduce";
         case step_phase::optimizer: return "optimizer";
         case step_phase::other: return "other";
     }
@@ -117,6 +119,7 @@ public:
         out += "  phase          ms/iter      %\n";
         for (std::size_t i = 0; i < step_phase_count; ++i) {
             const auto p = static_cast<step_phase>(i);
+            if (!shown(p)) continue;
             std::snprintf(buf, sizeof buf, "  %-12s %9.2f  %5.1f\n", step_phase_name(p), mean_ms(p), percent(p));
             out += buf;
         }
@@ -127,10 +130,11 @@ public:
 
     /// A short form for progress lines: "data 3% fwd 31% ...".
     std::string summary() const {
-        static const char* const short_names[step_phase_count] = {"data", "upload", "fwd", "loss", "bwd", "opt", "other"};
+        static const char* const short_names[step_phase_count] = {"data", "upload", "fwd", "loss", "bwd", "reduce", "opt", "other"};
         std::string out;
         char buf[32];
         for (std::size_t i = 0; i < step_phase_count; ++i) {
+            if (!shown(static_cast<step_phase>(i))) continue;
             std::snprintf(buf, sizeof buf, "%s%s %.0f%%", i ? " " : "", short_names[i], percent(static_cast<step_phase>(i)));
             out += buf;
         }
@@ -138,6 +142,9 @@ public:
     }
 
 private:
+    /// Every phase but reduce, which only data-parallel runs have.
+    bool shown(step_phase p) const { return p != step_phase::reduce || total_seconds(p) > 0; }
+
     void wait() const {
         if (sync_) sync_();
     }
