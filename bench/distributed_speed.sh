@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Data-parallel training speed (docs/distributed.md, "Measured"): `hourglass-swap train` of one
 # architecture at a fixed global batch per side, in one process and on K MPI ranks (one thread
-# each), with --profile; a Markdown table of the examples per second and the time of the reduce
-# phase (the sums of the gradients over the ranks, after the backward: not overlapped with it).
+# each), with --profile; a Markdown table of the examples per second (over the whole run, and over
+# the step alone: without the phase "other" - the final checkpoint, preview and loss plot, which
+# rank 0 writes while the others wait) and the time of the reduce phase (the sums of the gradients
+# over the ranks after the backward, not overlapped with it, including the wait for the slowest
+# rank). The logs stay in --out as log-K.txt.
 #
 #   bench/distributed_speed.sh [--build DIR] [--arch original] [--batch 16] [--iterations 40]
 #                              [--ranks "1 2"] [--out DIR]
@@ -24,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     --iterations) iterations=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "distributed_speed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,8 +43,8 @@ mkdir -p "$out"
 [[ -d "$out/b" ]] || "$tool" faces "$out/b" 2 64 64 12
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 
-echo "| ranks | arch | global batch per side | iterations | examples/s | ms per iteration | reduce ms | reduce % | backward ms |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| ranks | arch | global batch per side | iterations | examples/s | ms per iteration | step ms (without other) | examples/s (step) | reduce ms | reduce % | backward ms |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for k in $ranks; do
   model="$out/model-$k"
   rm -rf "$model"
@@ -52,13 +55,18 @@ for k in $ranks; do
   else
     log=$(mpirun --oversubscribe --bind-to none -np "$k" "$exe" "${args[@]}" --distributed 2>&1) || { echo "$log" >&2; exit 1; }
   fi
-  # The profile table: "  phase  ms/iter  %" rows and the "iteration" total.
-  row() { awk -v p="$1" '$1 == p { print $2; exit }' <<<"$log"; }
-  pct() { awk -v p="$1" '$1 == p { print $3; exit }' <<<"$log"; }
+  echo "$log" > "$out/log-$k.txt"
+  # The profile table after "profile over N iterations": "  phase  ms/iter  %" rows, then the
+  # "iteration" total.
+  row() { awk -v p="$1" '/^profile over/ { t = 1 } t && $1 == p { print $2; exit }' <<<"$log"; }
+  pct() { awk -v p="$1" '/^profile over/ { t = 1 } t && $1 == p { print $3; exit }' <<<"$log"; }
   total=$(row iteration)
   reduce=$(row reduce); reduce=${reduce:-0}
   reduce_pct=$(pct reduce); reduce_pct=${reduce_pct:-0}
   backward=$(row backward)
+  other=$(row other)
+  step=$(awk -v t="$total" -v o="$other" 'BEGIN { printf "%.2f", t - o }')
   eps=$(awk -v t="$total" -v b="$batch" 'BEGIN { printf "%.1f", 2 * b * 1000 / t }')
-  echo "| $k | $arch | $batch | $iterations | $eps | $total | $reduce | $reduce_pct | $backward |"
+  eps_step=$(awk -v t="$step" -v b="$batch" 'BEGIN { printf "%.1f", 2 * b * 1000 / t }')
+  echo "| $k | $arch | $batch | $iterations | $eps | $total | $step | $eps_step | $reduce | $reduce_pct | $backward |"
 done

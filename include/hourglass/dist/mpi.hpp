@@ -10,9 +10,9 @@
 //   throws hg::distributed_error (naming the call, the rank and MPI's text) instead of aborting.
 //
 // sum() is deterministic by construction, not by hoping MPI_Allreduce's algorithm keeps its order:
-// the buffer is cut into K chunks (K = ranks); an MPI_Alltoall gives rank j every rank's copy of
-// chunk j; rank j adds them in rank order 0, 1, ..., K-1; an MPI_Allgather hands the summed chunks
-// to everyone. Each element is added once, by one rank, in a fixed order, so the result is the same
+// the buffer is cut into K chunks (K = ranks); an MPI_Alltoallv gives rank j every rank's copy of
+// chunk j; rank j adds them in rank order 0, 1, ..., K-1 into its chunk of the buffer; an
+// MPI_Allgatherv (in place) hands the summed chunks to everyone. Each element is added once, by one rank, in a fixed order, so the result is the same
 // bits on every rank whatever the timing or the network. It moves 2 (K-1)/K of the buffer per rank,
 // as a ring all-reduce does.
 #pragma once
@@ -28,7 +28,6 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -110,22 +109,10 @@ public:
 
     void sum(float* data, std::int64_t n) override {
         if (n < 0) throw value_error("dist::mpi_communicator::sum: negative count " + std::to_string(n));
-        if (size_ == 1 || n == 0) return;
-        const std::int64_t k = size_, chunk = (n + k - 1) / k;
-        if (chunk > INT_MAX) throw value_error("dist::mpi_communicator::sum: a buffer of " + std::to_string(n) + " floats is too large for one call");
-        send_.assign(static_cast<std::size_t>(chunk * k), 0.0f);
-        std::copy(data, data + n, send_.begin());
-        recv_.resize(send_.size());
-        const int c = static_cast<int>(chunk);
-        check(MPI_Alltoall(send_.data(), c, MPI_FLOAT, recv_.data(), c, MPI_FLOAT, comm_), "MPI_Alltoall");
-        // recv_[j * chunk + i] = rank j's element i of this rank's chunk; add them in rank order.
-        own_.assign(recv_.begin(), recv_.begin() + chunk);
-        for (std::int64_t j = 1; j < k; ++j) {
-            const float* from = recv_.data() + j * chunk;
-            for (std::int64_t i = 0; i < chunk; ++i) own_[static_cast<std::size_t>(i)] += from[i];
-        }
-        check(MPI_Allgather(own_.data(), c, MPI_FLOAT, send_.data(), c, MPI_FLOAT, comm_), "MPI_Allgather");
-        std::copy(send_.begin(), send_.begin() + n, data);
+        if (size_ == 1) return;
+        // Pieces of at most 2^28 floats: MPI counts are ints, and the receive buffer stays <= 1 GiB.
+        constexpr std::int64_t piece = std::int64_t(1) << 28;
+        for (std::int64_t first = 0; first < n; first += piece) sum_piece(data + first, std::min(piece, n - first));
     }
 
     void broadcast(void* data, std::int64_t bytes, int root) override {
@@ -147,6 +134,35 @@ public:
     }
 
 private:
+    /// sum() of n <= 2^28 floats: chunk j = [floor(j n / K), floor((j + 1) n / K)) belongs to rank j.
+    void sum_piece(float* data, std::int64_t n) {
+        const int k = size_;
+        counts_.resize(static_cast<std::size_t>(k));
+        offsets_.resize(static_cast<std::size_t>(k));
+        for (int j = 0; j < k; ++j) {
+            const std::int64_t from = n * j / k, to = n * (j + 1) / k;
+            offsets_[static_cast<std::size_t>(j)] = static_cast<int>(from);
+            counts_[static_cast<std::size_t>(j)] = static_cast<int>(to - from);
+        }
+        const int mine = counts_[static_cast<std::size_t>(rank_)];
+        // Rank j sends its copy of chunk r to rank r: recv_ holds K copies of this rank's chunk.
+        recv_.resize(static_cast<std::size_t>(std::int64_t(mine) * k));
+        recv_counts_.assign(static_cast<std::size_t>(k), mine);
+        recv_offsets_.resize(static_cast<std::size_t>(k));
+        for (int j = 0; j < k; ++j) recv_offsets_[static_cast<std::size_t>(j)] = j * mine;
+        check(MPI_Alltoallv(data, counts_.data(), offsets_.data(), MPI_FLOAT, recv_.data(), recv_counts_.data(),
+                            recv_offsets_.data(), MPI_FLOAT, comm_),
+              "MPI_Alltoallv");
+        float* own = data + offsets_[static_cast<std::size_t>(rank_)];
+        std::copy(recv_.begin(), recv_.begin() + mine, own);  // rank 0's copy, then ranks 1, 2, ... added in order
+        for (int j = 1; j < k; ++j) {
+            const float* from = recv_.data() + std::int64_t(j) * mine;
+            for (int i = 0; i < mine; ++i) own[i] += from[i];
+        }
+        check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts_.data(), offsets_.data(), MPI_FLOAT, comm_),
+              "MPI_Allgatherv");
+    }
+
     void check(int rc, const char* call) const {
         if (rc != MPI_SUCCESS)
             throw distributed_error(std::string(call) + " failed on rank " + std::to_string(rank_) + " of " + std::to_string(size_) +
@@ -156,7 +172,8 @@ private:
     MPI_Comm comm_ = MPI_COMM_NULL;
     int rank_ = 0, size_ = 1;
     std::string host_;
-    std::vector<float> send_, recv_, own_;
+    std::vector<float> recv_;
+    std::vector<int> counts_, offsets_, recv_counts_, recv_offsets_;
 };
 
 }  // namespace hg::dist
