@@ -298,8 +298,11 @@ struct train_command_options {
     std::vector<std::string> given;  ///< options given on the command line (resume keeps the rest)
 };
 
-/// Options stored in a checkpoint header override the defaults (not what the command line gave).
-inline void apply_header(train_command_options& o, const hg::io::json& h) {
+/// Options stored in a checkpoint header override the defaults and what the command line gave
+/// (they shape the model, its optimizer state and its batches), except --save-every. Returns the
+/// options the command line gave with another value than the checkpoint's, as "--batch 8 (the
+/// checkpoint's: 16)", for a warning: they are not used.
+inline std::vector<std::string> apply_header(train_command_options& o, const hg::io::json& h) {
     auto given = [&](const char* name) { return std::find(o.given.begin(), o.given.end(), name) != o.given.end(); };
     // The model is the checkpoint's: an --arch or --mask that asks for another one is an error, not
     // silently ignored (the folder would go on training the model it holds).
@@ -314,6 +317,24 @@ inline void apply_header(train_command_options& o, const hg::io::json& h) {
     o.train.architecture = held;
     o.train.mask = held_mask;
     const auto& op = h.at("options");
+    std::vector<std::string> ignored;
+    auto number = [](double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return std::string(buf);
+    };
+    auto compare = [&](const char* option, const std::string& wanted, const std::string& held_value) {
+        if (given(option) && wanted != held_value) ignored.push_back(std::string(option) + " " + wanted + " (the checkpoint's: " + held_value + ")");
+    };
+    compare("--batch", std::to_string(o.train.batch), std::to_string(op.at("batch").as_int()));
+    compare("--loss", hg::swap::join_names(o.train.loss), op.at("loss").as_string());
+    compare("--optimizer", o.train.optimizer, op.at("optimizer").as_string());
+    compare("--lr", number(o.train.lr), number(op.at("lr").as_double()));
+    compare("--seed", std::to_string(o.train.seed), std::to_string(h.at("seeds").at("model").as_int()));
+    if (const auto* hold = op.find("holdout")) compare("--holdout", number(o.train.holdout), number(hold->as_double()));
+    compare("--eye-multiplier", number(o.train.eye_multiplier), number(op.at("eye_multiplier").as_double()));
+    compare("--mouth-multiplier", number(o.train.mouth_multiplier), number(op.at("mouth_multiplier").as_double()));
+    if (const auto* p = op.find("preset")) compare("--preset", o.train.preset, p->as_string());
     // These shape the model, the optimizer state or the batches: always the checkpoint's.
     o.train.batch = op.at("batch").as_int();
     o.train.loss = hg::swap::split_names(op.at("loss").as_string());
@@ -331,6 +352,15 @@ inline void apply_header(train_command_options& o, const hg::io::json& h) {
     o.train.mask_weight = op.find("mask_weight") ? op.at("mask_weight").as_double() : 1.0;
     o.train.seed = static_cast<std::uint64_t>(h.at("seeds").at("model").as_int());
     if (!given("--save-every")) o.train.save_every = op.at("save_every").as_int();
+    return ignored;
+}
+
+/// The warning for apply_header's ignored options (empty when there are none).
+inline std::string ignored_options_warning(const std::filesystem::path& model, const std::vector<std::string>& ignored) {
+    if (ignored.empty()) return {};
+    std::string w = "warning: " + model.string() + " resumes with the options of its checkpoint; not used: ";
+    for (std::size_t i = 0; i < ignored.size(); ++i) w += (i ? ", " : "") + ignored[i];
+    return w + " (train a new --model to use them)";
 }
 
 /// The preset of a new model: its budget is --iterations, else the iterations --epochs comes to
@@ -393,7 +423,8 @@ inline void train_command(train_command_options o, const std::atomic<bool>* stop
     const bool resuming = store.exists();
     if (resuming) {
         const auto c = store.load();
-        apply_header(o, c.header);
+        const auto ignored = apply_header(o, c.header);
+        if (!ignored.empty()) print(ignored_options_warning(o.model, ignored));
         print("resuming " + o.train.architecture + " from " + o.model.string() + " at iteration " +
               std::to_string(c.header.at("iteration").as_int()));
         if (o.find_lr) print("--find-lr: not run, the model resumes at the learning rate it was started with");

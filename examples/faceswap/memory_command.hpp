@@ -45,8 +45,9 @@ inline void info_memory(const std::filesystem::path& model, std::int64_t batch, 
 inline void train_dry_run(train_command_options o, const print_fn& print) {
     hg::io::checkpoint_store store(o.model);
     if (store.exists()) {
-        apply_header(o, store.load().header);
+        const auto ignored = apply_header(o, store.load().header);
         print("the model folder " + o.model.string() + " holds a checkpoint: its options apply");
+        if (!ignored.empty()) print(ignored_options_warning(o.model, ignored));
     }
     hg::swap::memory_estimate_options m;
     m.batch = o.train.batch;

@@ -1,7 +1,7 @@
 # End-to-end test of `hourglass-swap train` on image folders (ctest faceswap_train_e2e), run with
 #   cmake -DEXE=<hourglass-swap> -DTOOL=<faceswap_test_images> -DOUT=<scratch folder> -P train_e2e.cmake
 # Two folders of 64 px synthetic face crops; 'micro' (32 px) trained for 4 iterations with
-# --save-every 2, then resumed to 6; info; swap on a folder, on one image and with --blend; and the
+# --save-every 2, then resumed to 6 (options that differ from the checkpoint's: a warning); info; swap on a folder, on one image and with --blend; and the
 # bad inputs: a missing folder, corrupt images (in a training folder and in swap's input), a missing
 # model, a truncated checkpoint with a backup (used, with a warning naming the file) and without
 # one (an error naming the file); the preset the budget picks, --holdout (holdout.csv, the split
@@ -75,6 +75,10 @@ expect("${resume_out}" "resume" "resuming micro from ${M} at iteration 4")
 expect("${resume_out}" "resume" "from iteration 4")
 expect("${resume_out}" "resume" "saved ${M} at iteration 6")
 count_lines("${M}/losses.csv" 6)
+# Options that differ from the checkpoint's are not used, and said so (here by --dry-run, which trains nothing).
+run(0 resume_other train --a "${A}" --b "${B}" --model "${M}" --batch 3 --loss mae --dry-run --device cpu)
+expect("${resume_other_out}" "resume with other options"
+       "resumes with the options of its checkpoint; not used: --batch 3 (the checkpoint's: 4), --loss mae (the checkpoint's: ssim,mse)")
 check_images(206 163 "${M}/preview_6.png")
 run(0 info info --model "${M}")
 expect("${info_out}" "info after resume" "architecture:  micro")
