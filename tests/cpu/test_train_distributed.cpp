@@ -250,13 +250,25 @@ std::vector<float> swap_weights(hg::test::micro_trainer<true>& t) {
 
 }  // namespace
 
+// Plain SGD here: Adam's m / sqrt(v) turns a last-bit difference of a gradient near zero into a
+// whole step of lr (seen: 2.3e-3 of the weights' scale after 4 steps with OpenBLAS's GEMMs, whose
+// blocking differs between a batch of 4 and slices of 2), which says nothing about the reduction.
+// With SGD the weights move by lr times the gradient, and the ranks' weights must match to rounding.
+hg::swap::train_options swap_sgd_options() {
+    auto o = hg::test::micro_options(true, 4);
+    o.optimizer = "sgd";
+    o.lr = 0.05;
+    return o;
+}
+
 TEST_CASE("distributed: the face-swap trainer (face-weighted SSIM + MSE, mask head) on 2 ranks trains what one process trains") {
     temp_dir alone_dir("swap_alone"), ranks_dir("swap_ranks");
-    std::vector<float> alone;
+    std::vector<float> alone, initial;
     {
         hg::cpu be(1);
-        hg::test::micro_trainer<true> t(be, hg::test::micro_options(true, 4), hg::test::synthetic_side(1, 11),
-                                        hg::test::synthetic_side(2, 12), alone_dir.path);
+        hg::test::micro_trainer<true> t(be, swap_sgd_options(), hg::test::synthetic_side(1, 11), hg::test::synthetic_side(2, 12),
+                                        alone_dir.path);
+        initial = swap_weights(t);
         t.run();
         alone = swap_weights(t);
     }
@@ -268,7 +280,7 @@ TEST_CASE("distributed: the face-swap trainer (face-weighted SSIM + MSE, mask he
         threads.emplace_back([&, r] {
             try {
                 hg::cpu be(1);
-                auto o = hg::test::micro_options(true, 4);
+                auto o = swap_sgd_options();
                 o.comm = comms.rank(r);
                 hg::test::micro_trainer<true> t(be, o, hg::test::synthetic_side(1, 11), hg::test::synthetic_side(2, 12), ranks_dir.path);
                 t.run();
@@ -288,9 +300,9 @@ TEST_CASE("distributed: the face-swap trainer (face-weighted SSIM + MSE, mask he
     REQUIRE(ranks_log.size() == 4);
     REQUIRE(alone_log.size() == 4);
     for (std::size_t s = 0; s < 2; ++s) CHECK(ranks_log[0].losses[s] == doctest::Approx(alone_log[0].losses[s]).epsilon(1e-6));
-    // Measured 4.5e-6 after 4 steps: the 'micro' model has many weights whose gradients are near 0,
-    // where Adam's m / sqrt(v) turns a last-bit difference into a visible part of a step (lr 1e-3).
-    const double d = relative_difference(weights[0], alone);
-    MESSAGE("face-swap trainer, 2 ranks against one process after 4 iterations: largest weight difference " << d);
-    CHECK(d <= 2e-5);
+    const double d = relative_difference(weights[0], alone), moved = relative_difference(alone, initial);
+    MESSAGE("face-swap trainer (SGD), 2 ranks against one process after 4 iterations: largest weight difference " << d
+                                                                                                                  << "; the weights moved by " << moved);
+    CHECK(d <= 1e-6);
+    CHECK(moved > 1e-3);  // the training moved the weights far more than the tolerance
 }
