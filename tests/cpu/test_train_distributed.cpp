@@ -22,11 +22,14 @@
 #include "support/swap_fixtures.hpp"
 #include "support/thread_ranks.hpp"
 #include "support/tiny_cycle.hpp"
+#include "support/weight_compare.hpp"
 
 namespace fs = std::filesystem;
 using hg::test::contains;
 using hg::test::iterations;
 using hg::test::message_of;
+using hg::test::relative_difference;
+using hg::test::weight_tolerance;
 using hg::test::tiny_run;
 
 namespace {
@@ -82,16 +85,6 @@ rank_result train_alone(const fs::path& folder, hg::train::stop_criteria stop, s
     return r;
 }
 
-/// Largest |a - b| over the weights, relative to the largest |a|.
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-        scale = std::max(scale, std::abs(double(a[i])));
-    }
-    return diff / scale;
-}
 
 // The ranks' sums of n_r / B scaled gradients equal the whole batch's gradient up to the order of
 // the float additions (the batch's GEMM sums all samples at once, the ranks their slices, then the
@@ -99,7 +92,7 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
 // makes early steps sensitive to the last bits. Measured: 1.8e-7 (2 ranks) and 3.7e-7 (3 ranks) of
 // the weights' scale after 9 steps at lr 2e-2; the tolerance leaves a factor 25. Another batch
 // (other samples) moves the weights by more than 100 times it (checked below).
-constexpr double weight_tolerance = 1e-5;
+// (weight_tolerance = 1e-5: support/weight_compare.hpp)
 
 }  // namespace
 

@@ -32,10 +32,13 @@
 #include "hourglass/dist/mpi.hpp"
 #include "cpu/helpers.hpp"
 #include "support/tiny_cycle.hpp"
+#include "support/weight_compare.hpp"
 
 namespace fs = std::filesystem;
 using hg::test::iterations;
+using hg::test::relative_difference;
 using hg::test::tiny_run;
+using hg::test::weight_tolerance;
 
 namespace {
 
@@ -72,17 +75,7 @@ std::vector<float> rank_values(int r, std::int64_t n) {
     return v;
 }
 
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-        scale = std::max(scale, std::abs(double(a[i])));
-    }
-    return diff / scale;
-}
 
-constexpr double weight_tolerance = 1e-5;  // as in tests/cpu/test_train_distributed.cpp
 
 /// True on every rank when `w` is the same bits as rank 0's.
 bool same_as_rank0(std::vector<float> w) {
